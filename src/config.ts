@@ -1,0 +1,150 @@
+import { ConfigError } from "./errors.ts";
+
+/** Everything the HTTP server reads from its environment, validated. */
+export interface ServerConfig {
+  host: string;
+  port: number;
+  /** A real PostgreSQL server, or undefined for the embedded database under `dataDir`. */
+  databaseUrl?: string;
+  dataDir: string;
+  jwtSecret: string;
+  /** Where the secret came from, for the start-up log line (never the secret itself). */
+  jwtSecretSource: "env" | "generated" | "data_dir";
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  logLevel: LogLevel;
+  maxBodyBytes: number;
+  loginMaxFailures: number;
+  loginWindowSeconds: number;
+  authRequestsPerMinute: number;
+}
+
+export type LogLevel = "debug" | "info" | "warning" | "error";
+const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warning", "error"];
+
+export type Env = Record<string, string | undefined>;
+
+/** Minimum secret length the contract asks for. */
+export const MIN_SECRET_BYTES = 32;
+
+function intFrom(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  if (!/^\d+$/.test(raw.trim())) {
+    throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  }
+  const n = Number(raw.trim());
+  if (n < min || n > max) {
+    throw new ConfigError(`${name} must be between ${min} and ${max}, got "${raw}"`);
+  }
+  return n;
+}
+
+function checkDatabaseUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(
+      "DATABASE_URL is not a valid URL (expected postgres://user:pass@host:5432/db)",
+    );
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new ConfigError(
+      `DATABASE_URL must start with postgres:// or postgresql://, got "${url.protocol}//"`,
+    );
+  }
+  return raw;
+}
+
+/** Reads the log level named by `LOG_LEVEL` (default `info`). */
+export function logLevelFrom(env: Env): LogLevel {
+  const raw = (env.LOG_LEVEL ?? "info").toLowerCase();
+  const level = raw === "warn" ? "warning" : raw;
+  if (!LOG_LEVELS.includes(level as LogLevel)) {
+    throw new ConfigError(
+      `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${env.LOG_LEVEL}"`,
+    );
+  }
+  return level as LogLevel;
+}
+
+/** The database settings shared by the server and the CLI. */
+export function databaseFrom(env: Env): { databaseUrl?: string; dataDir: string } {
+  const url = env.DATABASE_URL?.trim();
+  return {
+    databaseUrl: url ? checkDatabaseUrl(url) : undefined,
+    dataDir: env.DATA_DIR?.trim() || "./data",
+  };
+}
+
+/**
+ * Reads and validates the server's configuration. The JWT secret is resolved here too: from
+ * `JWT_SECRET`, else (embedded database only) from `DATA_DIR/jwt_secret`, created once with mode 0600.
+ *
+ * @example
+ * ```ts
+ * const config = await loadServerConfig(Deno.env.toObject());
+ * Deno.serve({ hostname: config.host, port: config.port }, () => new Response("ok"));
+ * ```
+ */
+export async function loadServerConfig(env: Env): Promise<ServerConfig> {
+  const host = env.HOST?.trim() || "127.0.0.1";
+  const port = intFrom(env, "PORT", 5000, 0, 65535);
+  const db = databaseFrom(env);
+  const secret = await resolveSecret(env.JWT_SECRET, db);
+  return {
+    host,
+    port,
+    ...db,
+    jwtSecret: secret.value,
+    jwtSecretSource: secret.source,
+    accessTokenTtlSeconds: intFrom(env, "ACCESS_TOKEN_TTL_SECONDS", 3600, 1, 31 * 86400),
+    refreshTokenTtlSeconds: intFrom(env, "REFRESH_TOKEN_TTL_SECONDS", 30 * 86400, 1, 365 * 86400),
+    logLevel: logLevelFrom(env),
+    maxBodyBytes: intFrom(env, "MAX_BODY_BYTES", 1024 * 1024, 1, 1024 * 1024 * 1024),
+    loginMaxFailures: intFrom(env, "LOGIN_MAX_FAILURES", 10, 0, 1_000_000),
+    loginWindowSeconds: intFrom(env, "LOGIN_WINDOW_SECONDS", 900, 0, 365 * 86400),
+    authRequestsPerMinute: intFrom(env, "AUTH_REQUESTS_PER_MINUTE", 60, 0, 1_000_000),
+  };
+}
+
+async function resolveSecret(
+  raw: string | undefined,
+  db: { databaseUrl?: string; dataDir: string },
+): Promise<{ value: string; source: ServerConfig["jwtSecretSource"] }> {
+  if (raw !== undefined && raw !== "") {
+    if (new TextEncoder().encode(raw).length < MIN_SECRET_BYTES) {
+      // Never quote the secret itself, only its length.
+      throw new ConfigError(
+        `JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes, got ${raw.length}`,
+      );
+    }
+    return { value: raw, source: "env" };
+  }
+  if (db.databaseUrl) {
+    throw new ConfigError(
+      "JWT_SECRET is required when DATABASE_URL is set (at least 32 bytes, e.g. `openssl rand -hex 32`)",
+    );
+  }
+  const path = `${db.dataDir.replace(/\/+$/, "")}/jwt_secret`;
+  try {
+    const stored = (await Deno.readTextFile(path)).trim();
+    if (stored.length >= MIN_SECRET_BYTES) return { value: stored, source: "data_dir" };
+    throw new ConfigError(`${path} holds a secret shorter than ${MIN_SECRET_BYTES} bytes`);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  await Deno.mkdir(db.dataDir, { recursive: true });
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  const value = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  // createNew: two first starts at once must not overwrite each other's secret.
+  try {
+    await Deno.writeTextFile(path, value + "\n", { createNew: true, mode: 0o600 });
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists) return resolveSecret(undefined, db);
+    throw err;
+  }
+  await Deno.chmod(path, 0o600);
+  return { value, source: "generated" };
+}

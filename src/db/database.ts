@@ -1,0 +1,63 @@
+/**
+ * The small database interface the server and the loader share. Two backends implement it:
+ * node-postgres (`pg`) for a real server and PGlite for the embedded default. The same SQL runs
+ * on both.
+ *
+ * @example
+ * ```ts
+ * import { openDatabase } from "./open.ts";
+ * const db = await openDatabase({ dataDir: "./data" });
+ * const rows = await db.query<{ one: number }>("SELECT 1 AS one");
+ * await db.close();
+ * ```
+ */
+
+/** Anything that runs SQL: the pool, a session, or a transaction. */
+export interface Queryable {
+  /** Runs one parameterised statement and returns its rows. */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Runs one or more statements with no parameters (migrations, DDL). */
+  exec(sql: string): Promise<void>;
+}
+
+/** One connection held for a while: a transaction or a session. */
+export interface Session extends Queryable {
+  /**
+   * Runs `COPY ... FROM STDIN` with `data` as its input and returns the rows copied.
+   * `sql` must contain `FROM STDIN`.
+   */
+  copyFrom(sql: string, data: readonly (string | Uint8Array)[]): Promise<number>;
+}
+
+export type BackendKind = "postgres" | "pglite";
+
+export interface Database extends Queryable {
+  readonly kind: BackendKind;
+  /** Where the data lives, safe to print: host:port/db or the data folder, never a password. */
+  readonly label: string;
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T>;
+  /** Runs `fn` on one connection outside any transaction (advisory locks, long sessions). */
+  withSession<T>(fn: (session: Session) => Promise<T>): Promise<T>;
+  /** Resolves when the database answers, throws `DatabaseUnavailableError` when it does not. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** PostgreSQL SQLSTATE codes and driver errors that mean "cannot reach the database". */
+export function isConnectionError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string") {
+    if (code.startsWith("08")) return true; // connection_exception class
+    if (code === "57P01" || code === "57P02" || code === "57P03") return true; // shutdown / starting
+    if (
+      /^E(CONNREFUSED|CONNRESET|TIMEDOUT|NOTFOUND|HOSTUNREACH|NETUNREACH|PIPE|AI_AGAIN)$/.test(code)
+    ) {
+      return true;
+    }
+  }
+  const msg = err.message;
+  return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|connection is closed|Client has encountered a connection error|Connection refused|ECONNREFUSED|ECONNRESET/i
+    .test(msg);
+}

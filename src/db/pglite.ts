@@ -1,0 +1,85 @@
+import { PGlite, types } from "@electric-sql/pglite";
+import { DatabaseUnavailableError } from "../errors.ts";
+import type { Database, Session } from "./database.ts";
+
+interface PgliteLike {
+  query<T>(
+    sql: string,
+    params?: unknown[],
+    options?: { blob?: Blob },
+  ): Promise<{ rows: T[]; affectedRows?: number }>;
+  exec(sql: string): Promise<unknown>;
+}
+
+// PGlite reaches COPY input only through its virtual /dev/blob file.
+const FROM_STDIN = /FROM\s+STDIN/i;
+
+function sessionOf(conn: PgliteLike): Session {
+  return {
+    async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
+      return (await conn.query<T>(sql, params)).rows;
+    },
+    async exec(sql: string): Promise<void> {
+      await conn.exec(sql);
+    },
+    async copyFrom(sql: string, data: readonly (string | Uint8Array)[]): Promise<number> {
+      if (!FROM_STDIN.test(sql)) throw new Error(`COPY statement lacks FROM STDIN: ${sql}`);
+      const result = await conn.query(sql.replace(FROM_STDIN, "FROM '/dev/blob'"), [], {
+        blob: new Blob(data as BlobPart[]),
+      });
+      return result.affectedRows ?? 0;
+    },
+  };
+}
+
+/**
+ * Opens (creating when needed) the embedded PostgreSQL persisted under `dataDir`.
+ *
+ * @example
+ * ```ts
+ * const db = await openPglite("./data");
+ * await db.query("SELECT 1");
+ * await db.close();
+ * ```
+ */
+export async function openPglite(dataDir: string): Promise<Database> {
+  await Deno.mkdir(dataDir, { recursive: true });
+  const dir = `${dataDir.replace(/\/+$/, "")}/pgdata`;
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create(dir, {
+      // Same JS types as node-postgres gives: int8 and numeric as strings.
+      parsers: { [types.INT8]: (v: string) => v, [types.NUMERIC]: (v: string) => v },
+    });
+  } catch (err) {
+    throw new DatabaseUnavailableError(
+      `Cannot open the embedded database in ${dir}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  const session = sessionOf(pglite as unknown as PgliteLike);
+  let closed = false;
+  const db: Database = {
+    kind: "pglite",
+    label: dir,
+    query: (sql, params) => session.query(sql, params),
+    exec: (sql) => session.exec(sql),
+    transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T> {
+      return pglite.transaction((tx) => fn(sessionOf(tx as unknown as PgliteLike)));
+    },
+    // One connection only: a session is the database itself.
+    withSession<T>(fn: (s: Session) => Promise<T>): Promise<T> {
+      return fn(session);
+    },
+    async ping(): Promise<void> {
+      if (closed) throw new DatabaseUnavailableError("The embedded database is closed");
+      await session.query("SELECT 1");
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await pglite.close();
+    },
+  };
+  return db;
+}

@@ -1,0 +1,160 @@
+// @ts-types="@types/pg"
+import pg from "pg";
+// @ts-types="@types/pg-copy-streams"
+import { from as copyFromStream } from "pg-copy-streams";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { DatabaseUnavailableError } from "../errors.ts";
+import { type Database, isConnectionError, type Session } from "./database.ts";
+
+/** Options for {@linkcode openPostgres}. */
+export interface PostgresOptions {
+  /** `postgres://user:pass@host:port/db` */
+  url: string;
+  /** Pool size; the server wants several, the loader two. */
+  max?: number;
+  /** A query that takes longer fails; 0 means no limit (the loader's COPY). */
+  queryTimeoutMs?: number;
+  /** How long to wait for a connection before the database counts as down. */
+  connectTimeoutMs?: number;
+}
+
+/** Describes a URL without its password, for logs and error messages. */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || "5432"}${u.pathname}`;
+  } catch {
+    return "the database (unparsable DATABASE_URL)";
+  }
+}
+
+function unavailable(label: string, err: unknown): never {
+  if (isConnectionError(err)) {
+    throw new DatabaseUnavailableError(
+      `Database unavailable at ${label}: ${(err as Error).message || (err as Error).name}`,
+      { cause: err },
+    );
+  }
+  throw err;
+}
+
+function sessionOf(client: pg.PoolClient, label: string): Session {
+  return {
+    async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
+      try {
+        return (await client.query(sql, params as unknown[])).rows as T[];
+      } catch (err) {
+        unavailable(label, err);
+      }
+    },
+    async exec(sql: string): Promise<void> {
+      try {
+        await client.query(sql);
+      } catch (err) {
+        unavailable(label, err);
+      }
+    },
+    async copyFrom(sql: string, data: readonly (string | Uint8Array)[]): Promise<number> {
+      const stream = client.query(copyFromStream(sql));
+      try {
+        await pipeline(Readable.from(data, { objectMode: false }), stream);
+      } catch (err) {
+        unavailable(label, err);
+      }
+      return Number(stream.rowCount ?? 0);
+    },
+  };
+}
+
+/**
+ * Opens a pooled node-postgres connection to a real server and checks that it answers.
+ *
+ * @example
+ * ```ts
+ * const db = await openPostgres({ url: "postgres://postgres@127.0.0.1:5432/test" });
+ * await db.query("SELECT 1");
+ * await db.close();
+ * ```
+ */
+export async function openPostgres(options: PostgresOptions): Promise<Database> {
+  const label = describeUrl(options.url);
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 3000,
+    query_timeout: options.queryTimeoutMs || undefined,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+  });
+  // An idle client whose server went away emits here; without a listener the process dies.
+  pool.on("error", () => {});
+
+  const connect = async (): Promise<pg.PoolClient> => {
+    try {
+      const client = await pool.connect();
+      client.on("error", () => {});
+      return client;
+    } catch (err) {
+      unavailable(label, err);
+    }
+  };
+
+  const release = (client: pg.PoolClient, err?: unknown) => {
+    // A client that lost its connection must not go back to the pool.
+    client.release(err !== undefined && isConnectionError(err) ? (err as Error) : undefined);
+  };
+
+  const db: Database = {
+    kind: "postgres",
+    label,
+    async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
+      try {
+        return (await pool.query(sql, params as unknown[])).rows as T[];
+      } catch (err) {
+        unavailable(label, err);
+      }
+    },
+    async exec(sql: string): Promise<void> {
+      try {
+        await pool.query(sql);
+      } catch (err) {
+        unavailable(label, err);
+      }
+    },
+    async transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T> {
+      const client = await connect();
+      const session = sessionOf(client, label);
+      try {
+        await session.exec("BEGIN");
+        const result = await fn(session);
+        await session.exec("COMMIT");
+        release(client);
+        return result;
+      } catch (err) {
+        await client.query("ROLLBACK").catch(() => {});
+        release(client, err);
+        throw err;
+      }
+    },
+    async withSession<T>(fn: (session: Session) => Promise<T>): Promise<T> {
+      const client = await connect();
+      try {
+        const result = await fn(sessionOf(client, label));
+        release(client);
+        return result;
+      } catch (err) {
+        release(client, err);
+        throw err;
+      }
+    },
+    async ping(): Promise<void> {
+      await db.query("SELECT 1");
+    },
+    async close(): Promise<void> {
+      await pool.end();
+    },
+  };
+  await db.ping();
+  return db;
+}

@@ -1,0 +1,40 @@
+/**
+ * The database every test runs against: real PostgreSQL when `DATABASE_URL` is set (CI creates a
+ * fresh database for it), otherwise a fresh embedded PGlite in a temporary folder.
+ */
+import type { Database } from "../src/db/database.ts";
+import { migrate } from "../src/db/migrate.ts";
+import { openDatabase } from "../src/db/open.ts";
+
+/** The real server under test, or undefined for the embedded backend. */
+export const TEST_DATABASE_URL: string | undefined = Deno.env.get("DATABASE_URL") || undefined;
+
+/** A migrated database and a temporary `DATA_DIR`, both cleaned up by `close()`. */
+export interface TestDb {
+  db: Database;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a migrated test database. With PGlite each call gets its own folder; with PostgreSQL all
+ * callers share the one database, so tests must use unique names (users, tables).
+ */
+export async function openTestDb(): Promise<TestDb> {
+  const dataDir = await Deno.makeTempDir({ prefix: "taskapi-test-" });
+  const db = await openDatabase({ databaseUrl: TEST_DATABASE_URL, dataDir, poolSize: 4 });
+  await migrate(db);
+  return {
+    db,
+    dataDir,
+    async close() {
+      await db.close();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** A name no other test (or earlier run) uses: for usernames and table names. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+}
