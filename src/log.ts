@@ -22,7 +22,7 @@ export interface LoggingOptions {
   file?: string;
 }
 
-const textFormatter = getTextFormatter({ timestamp: "date-time-timezone" });
+const textFormatter = getTextFormatter({ timestamp: "date-time-timezone", value: "bare" });
 const encoder = new TextEncoder();
 
 function writerSink(out: { writeSync(p: Uint8Array): number }): Sink {

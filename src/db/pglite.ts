@@ -59,12 +59,17 @@ export async function openPglite(dataDir: string): Promise<Database> {
   }
   const session = sessionOf(pglite as unknown as PgliteLike);
   let closed = false;
+  // After close the database is as gone as a stopped server: say so in the same way.
+  const open = () => {
+    if (closed) throw new DatabaseUnavailableError(`The embedded database in ${dir} is closed`);
+  };
   const db: Database = {
     kind: "pglite",
     label: dir,
-    query: (sql, params) => session.query(sql, params),
-    exec: (sql) => session.exec(sql),
+    query: async (sql, params) => (open(), await session.query(sql, params)),
+    exec: async (sql) => (open(), await session.exec(sql)),
     transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T> {
+      open();
       return pglite.transaction((tx) => fn(sessionOf(tx as unknown as PgliteLike)));
     },
     // One connection only: a session is the database itself.
@@ -72,7 +77,7 @@ export async function openPglite(dataDir: string): Promise<Database> {
       return fn(session);
     },
     async ping(): Promise<void> {
-      if (closed) throw new DatabaseUnavailableError("The embedded database is closed");
+      open();
       await session.query("SELECT 1");
     },
     async close(): Promise<void> {

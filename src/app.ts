@@ -1,0 +1,124 @@
+/**
+ * The HTTP API as a Hono app: middleware every answer goes through, the routes, and the one place
+ * errors become answers.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { getLogger } from "@logtape/logtape";
+import { createTokenService, type TokenService } from "./auth/tokens.ts";
+import type { ServerConfig } from "./config.ts";
+import { type Database, isConnectionError } from "./db/database.ts";
+import { AppError, DatabaseUnavailableError } from "./errors.ts";
+import type { AppEnv } from "./http.ts";
+import { errorFields } from "./log.ts";
+import { authRoutes } from "./routes/auth.ts";
+import { taskRoutes } from "./routes/tasks.ts";
+
+/** What {@linkcode createApp} needs. */
+export interface AppDeps {
+  db: Database;
+  config: ServerConfig;
+  /** Defaults to one built from `config`; tests pass their own to forge tokens. */
+  tokens?: TokenService;
+}
+
+// A client's own X-Request-Id is kept when it is safe to echo and to log.
+const REQUEST_ID = /^[\w.-]{1,128}$/;
+
+/**
+ * Builds the app. Serve it with `Deno.serve(app.fetch)`: the connection info Deno passes becomes
+ * `c.env`, where the rate limits find the client's address.
+ *
+ * @example
+ * ```ts
+ * const app = createApp({ db, config });
+ * Deno.serve({ port: config.port }, app.fetch);
+ * ```
+ */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const { db, config } = deps;
+  const tokens = deps.tokens ?? createTokenService({
+    secret: config.jwtSecret,
+    accessTtlSeconds: config.accessTokenTtlSeconds,
+    refreshTtlSeconds: config.refreshTokenTtlSeconds,
+  });
+  const log = getLogger(["taskapi", "http"]);
+  const app = new Hono<AppEnv>();
+
+  app.use(async function requestLog(c, next) {
+    const start = performance.now();
+    const given = c.req.header("X-Request-Id");
+    const requestId = given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    c.set("requestId", requestId);
+    await next();
+    c.res.headers.set("X-Request-Id", requestId);
+    c.res.headers.set("X-Content-Type-Options", "nosniff");
+    // Never the headers or the body: they carry tokens and passwords.
+    log.info("{method} {path} {status} {ms} ms request_id={requestId} user_id={userId}", {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round((performance.now() - start) * 10) / 10,
+      requestId,
+      userId: c.var.userId ?? "-",
+    });
+  });
+
+  // Checks Content-Length up front, and counts the bytes of a chunked body as they arrive.
+  app.use(bodyLimit({
+    maxSize: config.maxBodyBytes,
+    onError: () => {
+      throw new AppError(413, `Request body is larger than ${config.maxBodyBytes} bytes`);
+    },
+  }));
+
+  app.get("/health", async (c) => {
+    try {
+      await db.ping();
+    } catch (err) {
+      log.warn("Health check: database unavailable: {error}", errorFields(err));
+      return c.json({ status: "unavailable", message: "Database unavailable" }, 503);
+    }
+    return c.json({ status: "ok" });
+  });
+
+  app.route("/", authRoutes({ db, tokens, config }));
+  app.route("/tasks", taskRoutes({ db, tokens }));
+
+  app.notFound((c) => c.json({ message: `Not found: ${c.req.method} ${c.req.path}` }, 404));
+
+  app.onError((err, c) => {
+    if (err instanceof AppError) {
+      return c.json({ message: err.message }, err.status as ContentfulStatusCode, err.headers);
+    }
+    if (err instanceof HTTPException) {
+      return c.json({ message: err.message || "Request failed" }, err.status);
+    }
+    if (err instanceof DatabaseUnavailableError || isConnectionError(err)) {
+      log.warn("Database unavailable on {method} {path} request_id={requestId}: {error}", {
+        method: c.req.method,
+        path: c.req.path,
+        requestId: c.var.requestId,
+        ...errorFields(err),
+      });
+      return c.json(
+        { message: "Database unavailable, try again shortly" },
+        503,
+        { "Retry-After": "5" },
+      );
+    }
+    log.error("Unhandled error on {method} {path} request_id={requestId}: {stack}", {
+      method: c.req.method,
+      path: c.req.path,
+      requestId: c.var.requestId,
+      ...errorFields(err),
+    });
+    return c.json({ message: "Internal Server Error", request_id: c.var.requestId }, 500);
+  });
+
+  return app;
+}

@@ -1,0 +1,102 @@
+/**
+ * Access and refresh tokens: HS256 JWTs signed with `hono/jwt`. Each carries `sub` (the user id),
+ * `iat`, `exp`, `jti` and a `typ` claim, so an access token is never taken for a refresh token nor
+ * the reverse.
+ *
+ * @module
+ */
+import { sign, verify } from "hono/jwt";
+import { AppError } from "../errors.ts";
+
+/** Which of the two kinds a token is. */
+export type TokenType = "access" | "refresh";
+
+/** What a verified token says. */
+export interface VerifiedToken {
+  userId: number;
+  jti: string;
+  /** Expiry, seconds since the epoch. */
+  exp: number;
+}
+
+/** A freshly signed token with the claims the caller may need to store. */
+export interface SignedToken extends VerifiedToken {
+  token: string;
+}
+
+/** Options for {@linkcode createTokenService}. */
+export interface TokenServiceOptions {
+  /** The HMAC secret, at least 32 bytes (the config checks it). */
+  secret: string;
+  accessTtlSeconds: number;
+  refreshTtlSeconds: number;
+}
+
+/** Signs and verifies the two token types with one key. */
+export interface TokenService {
+  sign(userId: number, type: TokenType): Promise<SignedToken>;
+  /** Throws a 401 {@linkcode AppError} unless `token` is a valid, unexpired token of `type`. */
+  verify(token: string, type: TokenType): Promise<VerifiedToken>;
+}
+
+const ALG = "HS256";
+
+/**
+ * Creates the token service. The HMAC key is imported once, here, not on every request.
+ *
+ * @example
+ * ```ts
+ * const tokens = createTokenService({ secret, accessTtlSeconds: 3600, refreshTtlSeconds: 86400 });
+ * const { token } = await tokens.sign(42, "access");
+ * const { userId } = await tokens.verify(token, "access"); // 42
+ * ```
+ */
+export function createTokenService(options: TokenServiceOptions): TokenService {
+  const keyReady = crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(options.secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign", "verify"],
+  );
+  const ttl = { access: options.accessTtlSeconds, refresh: options.refreshTtlSeconds };
+
+  return {
+    async sign(userId, type) {
+      const iat = Math.floor(Date.now() / 1000);
+      const exp = iat + ttl[type];
+      const jti = crypto.randomUUID();
+      const claims = { sub: String(userId), iat, exp, jti, typ: type };
+      const token = await sign(claims, await keyReady, ALG);
+      return { token, userId, jti, exp };
+    },
+
+    async verify(token, type) {
+      let claims: Record<string, unknown>;
+      const key = await keyReady;
+      try {
+        // Pinning the algorithm refuses `alg: none` and any other algorithm.
+        claims = await verify(token, key, ALG);
+      } catch (err) {
+        const expired = (err as Error).name === "JwtTokenExpired";
+        throw AppError.unauthorized(expired ? "Token expired" : "Invalid token");
+      }
+      // hono checks `exp` only when present; a token without it would never expire.
+      if (typeof claims.exp !== "number") throw AppError.unauthorized("Invalid token: no expiry");
+      if (claims.typ !== type) {
+        throw AppError.unauthorized(
+          type === "access"
+            ? "Invalid token: a refresh token is not an access token"
+            : "Invalid token: not a refresh token",
+        );
+      }
+      const sub = claims.sub;
+      if (
+        typeof sub !== "string" || !/^[1-9]\d{0,9}$/.test(sub) || typeof claims.jti !== "string"
+      ) {
+        throw AppError.unauthorized("Invalid token");
+      }
+      return { userId: Number(sub), jti: claims.jti, exp: claims.exp };
+    },
+  };
+}

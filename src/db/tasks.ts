@@ -1,0 +1,159 @@
+/**
+ * Queries on `tasks`. Every statement filters by the owner (`user_id = $1`), so another user's task
+ * is indistinguishable from a missing one.
+ *
+ * @module
+ */
+import type { Queryable } from "./database.ts";
+
+/** The states a task can be in; `pending` is the default. */
+export const TASK_STATUSES = ["pending", "in_progress", "completed"] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** A task as the API shows it. */
+export interface Task {
+  id: number;
+  title: string;
+  description: string;
+  status: TaskStatus;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** Fields a client may set; absent ones keep their value (or default, on insert). */
+export interface TaskFields {
+  title?: string;
+  description?: string;
+  status?: TaskStatus;
+}
+
+const COLUMNS = "id, title, description, status, created_at, updated_at";
+
+/**
+ * Creates a task for `userId`.
+ *
+ * @example
+ * ```ts
+ * const task = await insertTask(db, userId, { title: "Write tests" });
+ * ```
+ */
+export async function insertTask(
+  db: Queryable,
+  userId: number,
+  fields: TaskFields & { title: string },
+): Promise<Task> {
+  const rows = await db.query<Task>(
+    `INSERT INTO tasks (user_id, title, description, status)
+     VALUES ($1, $2, coalesce($3, ''), coalesce($4, 'pending'))
+     RETURNING ${COLUMNS}`,
+    [userId, fields.title, fields.description ?? null, fields.status ?? null],
+  );
+  return rows[0];
+}
+
+/**
+ * One page of a user's tasks in id order, and how many tasks the user has in all.
+ *
+ * @example
+ * ```ts
+ * const { tasks, total } = await listTasks(db, userId, { limit: 10, offset: 0 });
+ * ```
+ */
+export async function listTasks(
+  db: Queryable,
+  userId: number,
+  page: { limit: number; offset: number },
+): Promise<{ tasks: Task[]; total: number }> {
+  // ids are int4, so no user has 2^31 tasks: a larger offset is past the end without asking.
+  if (page.offset < 2 ** 31) {
+    // One round trip: the window count rides along with the page.
+    const rows = await db.query<Task & { total: number }>(
+      `SELECT ${COLUMNS}, count(*) OVER ()::int AS total
+       FROM tasks WHERE user_id = $1 ORDER BY id LIMIT $2 OFFSET $3`,
+      [userId, page.limit, page.offset],
+    );
+    if (rows.length > 0) {
+      const tasks = rows.map((r): Task => ({
+        id: r.id,
+        title: r.title,
+        description: r.description,
+        status: r.status,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+      }));
+      return { tasks, total: rows[0].total };
+    }
+    if (page.offset === 0) return { tasks: [], total: 0 };
+  }
+  // Past the end the window has no row to ride on; count separately.
+  const counted = await db.query<{ total: number }>(
+    "SELECT count(*)::int AS total FROM tasks WHERE user_id = $1",
+    [userId],
+  );
+  return { tasks: [], total: counted[0].total };
+}
+
+/**
+ * One of the user's tasks, or undefined when it is missing or someone else's.
+ *
+ * @example
+ * ```ts
+ * const task = await findTask(db, userId, 7);
+ * ```
+ */
+export async function findTask(
+  db: Queryable,
+  userId: number,
+  id: number,
+): Promise<Task | undefined> {
+  const rows = await db.query<Task>(
+    `SELECT ${COLUMNS} FROM tasks WHERE user_id = $1 AND id = $2`,
+    [userId, id],
+  );
+  return rows[0];
+}
+
+/**
+ * Changes the fields given (others keep their value) and bumps `updated_at`. Returns the updated
+ * task, or undefined when it is missing or someone else's.
+ *
+ * @example
+ * ```ts
+ * const task = await updateTask(db, userId, 7, { status: "completed" });
+ * ```
+ */
+export async function updateTask(
+  db: Queryable,
+  userId: number,
+  id: number,
+  fields: TaskFields,
+): Promise<Task | undefined> {
+  // One fixed statement (a null parameter keeps the column) rather than SQL built per request.
+  const rows = await db.query<Task>(
+    `UPDATE tasks SET
+       title = coalesce($3, title),
+       description = coalesce($4, description),
+       status = coalesce($5, status),
+       updated_at = now()
+     WHERE user_id = $1 AND id = $2
+     RETURNING ${COLUMNS}`,
+    [userId, id, fields.title ?? null, fields.description ?? null, fields.status ?? null],
+  );
+  return rows[0];
+}
+
+/**
+ * Deletes one of the user's tasks. Returns false when it is missing or someone else's.
+ *
+ * @example
+ * ```ts
+ * if (!await deleteTask(db, userId, 7)) throw AppError.notFound("Task not found");
+ * ```
+ */
+export async function deleteTask(db: Queryable, userId: number, id: number): Promise<boolean> {
+  const rows = await db.query(
+    "DELETE FROM tasks WHERE user_id = $1 AND id = $2 RETURNING id",
+    [userId, id],
+  );
+  return rows.length > 0;
+}

@@ -1,0 +1,63 @@
+/**
+ * What every route shares: the Hono environment type, reading a JSON body through a zod schema,
+ * and the client's address.
+ *
+ * @module
+ */
+import type { Context } from "hono";
+import type { z } from "zod";
+import { AppError } from "./errors.ts";
+
+/** Hono's environment for this app. `Bindings` is what `Deno.serve` passes as its second argument. */
+export type AppEnv = {
+  Bindings: { remoteAddr?: Deno.Addr };
+  Variables: { requestId: string; userId?: number };
+};
+
+/**
+ * Reads the request body as JSON and validates it, whatever the `Content-Type` (curl's `-d` sends
+ * form encoding by default). Malformed JSON and invalid fields are a 400 naming the problem.
+ *
+ * @example
+ * ```ts
+ * const body = await readJson(c, z.strictObject({ title: z.string() }));
+ * ```
+ */
+export async function readJson<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
+  let data: unknown;
+  try {
+    data = JSON.parse(await c.req.text());
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
+    throw AppError.badRequest("Malformed JSON in request body");
+  }
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  throw AppError.badRequest(describeIssue(result.error.issues[0], schema));
+}
+
+function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType): string {
+  if (issue.path.length === 0) {
+    const allowed = "shape" in schema ? Object.keys(schema.shape as object).join(", ") : "";
+    if (issue.code === "unrecognized_keys") {
+      const names = issue.keys.map((k) => `"${k}"`).join(", ");
+      const plural = issue.keys.length > 1 ? "s" : "";
+      return `Unknown field${plural} ${names} (allowed: ${allowed})`;
+    }
+    if (issue.code === "invalid_type") return "Request body must be a JSON object";
+  }
+  return issue.message;
+}
+
+/**
+ * The connection's remote address. Forwarding headers are not trusted: any client could set them.
+ *
+ * @example
+ * ```ts
+ * const key = `ip:${clientAddress(c)}`;
+ * ```
+ */
+export function clientAddress(c: Context<AppEnv>): string {
+  const addr = c.env?.remoteAddr;
+  return addr && "hostname" in addr ? addr.hostname : "unknown";
+}

@@ -1,0 +1,121 @@
+/**
+ * `/tasks`: create, list (paginated), read, update (`PUT` and `PATCH` alike) and delete the
+ * caller's tasks.
+ *
+ * @module
+ */
+import { type Context, Hono } from "hono";
+import { z } from "zod";
+import { requireAccessToken } from "../auth/bearer.ts";
+import type { TokenService } from "../auth/tokens.ts";
+import type { Database } from "../db/database.ts";
+import {
+  deleteTask,
+  findTask,
+  insertTask,
+  listTasks,
+  TASK_STATUSES,
+  updateTask,
+} from "../db/tasks.ts";
+import { AppError } from "../errors.ts";
+import { type AppEnv, readJson } from "../http.ts";
+import { linkHeader, parsePageRequest } from "../pagination.ts";
+
+const mustBeString = (name: string) => (issue: { input: unknown }) =>
+  issue.input === undefined ? `${name} is required` : `${name} must be a string`;
+
+const title = z.string({ error: mustBeString("title") })
+  .min(1, "title must not be empty")
+  .max(200, "title must be at most 200 characters")
+  .refine((s) => s.trim() !== "", "title must not be blank");
+const description = z.string({ error: mustBeString("description") })
+  .max(10_000, "description must be at most 10000 characters");
+const status = z.enum(TASK_STATUSES, {
+  error: (issue) =>
+    `status must be one of ${TASK_STATUSES.join(", ")}, got ${
+      JSON.stringify(issue.input)?.slice(0, 40)
+    }`,
+});
+
+// Unknown fields are refused rather than ignored: a typo such as "tilte" should not look like
+// success.
+const createBody = z.strictObject({
+  title,
+  description: description.optional(),
+  status: status.optional(),
+});
+const updateBody = z.strictObject({
+  title: title.optional(),
+  description: description.optional(),
+  status: status.optional(),
+}).refine(
+  (b) => b.title !== undefined || b.description !== undefined || b.status !== undefined,
+  "Nothing to update: give at least one of title, description, status",
+);
+
+// Path ids that are not positive int4 values cannot name a task: a 404 like a missing one.
+function taskId(raw: string): number {
+  const n = /^[1-9]\d{0,9}$/.test(raw) ? Number(raw) : 0;
+  if (n < 1 || n > 2_147_483_647) throw AppError.notFound("Task not found");
+  return n;
+}
+
+/** What {@linkcode taskRoutes} needs. */
+export interface TaskRouteDeps {
+  db: Database;
+  tokens: TokenService;
+}
+
+/**
+ * The task routes, to mount at `/tasks`. Every one needs an access token.
+ *
+ * @example
+ * ```ts
+ * app.route("/tasks", taskRoutes({ db, tokens }));
+ * ```
+ */
+export function taskRoutes({ db, tokens }: TaskRouteDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use(requireAccessToken(tokens));
+
+  app.post("/", async (c) => {
+    const task = await insertTask(db, c.var.userId!, await readJson(c, createBody));
+    c.header("Location", `/tasks/${task.id}`);
+    return c.json({ message: "Task created successfully", id: task.id, task }, 201);
+  });
+
+  app.get("/", async (c) => {
+    const page = parsePageRequest(c.req.query());
+    const { tasks, total } = await listTasks(db, c.var.userId!, {
+      limit: page.perPage,
+      offset: (page.page - 1) * page.perPage,
+    });
+    c.header("X-Total-Count", String(total));
+    c.header("Link", linkHeader(new URL(c.req.url), { ...page, total }));
+    return c.json(tasks);
+  });
+
+  app.get("/:id", async (c) => {
+    const task = await findTask(db, c.var.userId!, taskId(c.req.param("id")));
+    if (!task) throw AppError.notFound("Task not found");
+    return c.json(task);
+  });
+
+  const update = async (c: Context<AppEnv, "/:id">) => {
+    const id = taskId(c.req.param("id"));
+    const task = await updateTask(db, c.var.userId!, id, await readJson(c, updateBody));
+    if (!task) throw AppError.notFound("Task not found");
+    return c.json({ message: "Task updated successfully", task });
+  };
+  app.put("/:id", update);
+  app.patch("/:id", update);
+
+  app.delete("/:id", async (c) => {
+    if (!await deleteTask(db, c.var.userId!, taskId(c.req.param("id")))) {
+      throw AppError.notFound("Task not found");
+    }
+    return c.json({ message: "Task deleted successfully" });
+  });
+
+  return app;
+}
