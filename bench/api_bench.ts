@@ -1,0 +1,463 @@
+/**
+ * The API against its own database: a live server (`deno run -A main.ts`) on a fresh PostgreSQL
+ * database, loaded by wrk with 32 connections, beside pgbench running the same SQL with 16 clients
+ * (the database's ceiling) and a bare Deno.serve + Hono route (the framework's ceiling). Every
+ * scenario runs once per round, the order rotating each round; figures are medians.
+ */
+import {
+  API_PROTOCOL,
+  getTasksScript,
+  POST_BODY,
+  postTaskScript,
+  type Protocol,
+} from "./api_sql.ts";
+import { type LoadResult, runWrk } from "./load_gen.ts";
+import { databaseUrl, pgEnv, psql } from "./pg.ts";
+import { CpuSampler, type CpuSplit, sleep } from "./proc.ts";
+import { median, percentileSorted } from "./stats.ts";
+
+export interface ApiBenchOptions {
+  db: string;
+  outDir: string;
+  reps: number;
+  durationSec: number;
+  loginDurationSec: number;
+  connections: number;
+  pgbenchClients: number;
+  tasks: number;
+  /** Which scenarios to run (ids of {@linkcode SCENARIOS}); all when undefined. */
+  scenarios?: string[];
+  log: (msg: string) => void;
+}
+
+/** A scenario's figures over its rounds. */
+export interface ScenarioFigures {
+  id: string;
+  label: string;
+  runs: LoadResult[];
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  /** Mean cores per role over the rounds. */
+  cpu: CpuSplit | undefined;
+}
+
+export interface ApiFigures {
+  apiAvailable: boolean;
+  unavailableReason?: string;
+  scenarios: ScenarioFigures[];
+  protocol: Protocol;
+  notes: string[];
+}
+
+/** The scenarios, in their first-round order. */
+export const SCENARIOS = [
+  { id: "api_get", label: "API `GET /tasks?page=1&per_page=10` (1,000 tasks)", needsApi: true },
+  { id: "pgbench_get_extended", label: "pgbench, same SQL, extended (= node-postgres)" },
+  { id: "pgbench_get_simple", label: "pgbench, same SQL, simple protocol" },
+  { id: "pgbench_get_prepared", label: "pgbench, same SQL, prepared" },
+  { id: "bare_get", label: "bare Deno.serve + Hono route (no auth, no DB)" },
+  { id: "api_post", label: "API `POST /tasks`", needsApi: true },
+  { id: "pgbench_post_extended", label: "pgbench, same INSERT, extended (= node-postgres)" },
+  { id: "pgbench_post_simple", label: "pgbench, same INSERT, simple protocol" },
+  { id: "pgbench_post_prepared", label: "pgbench, same INSERT, prepared" },
+  { id: "api_login", label: "API `POST /login` (argon2id-bound)", needsApi: true },
+] as const;
+
+/** A free TCP port on 127.0.0.1. */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** A server process started for the benchmark. */
+export interface Server {
+  pid: number;
+  base: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `deno run -A <args>` through `sh -c 'exec ...'`, so that the PID is Deno's own and its
+ * output goes to a log file without passing through this process; waits until `/health` answers.
+ */
+export async function startServer(
+  name: string,
+  denoArgs: string[],
+  env: Record<string, string>,
+  outDir: string,
+): Promise<Server> {
+  const port = freePort();
+  const logPath = `${outDir}/${name}.log`;
+  const quoted = denoArgs.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+  const child = new Deno.Command("sh", {
+    args: ["-c", `exec deno run ${quoted} >>'${logPath}' 2>&1`],
+    env: { ...env, HOST: "127.0.0.1", PORT: String(port), NO_COLOR: "1" },
+    stdin: "null",
+  }).spawn();
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  let exited = false;
+  child.status.then(() => exited = true);
+  while (true) {
+    if (exited) {
+      const tail = (await Deno.readTextFile(logPath).catch(() => "")).slice(-2000);
+      throw new Error(`${name} exited at start; its log ends:\n${tail}`);
+    }
+    try {
+      const r = await fetch(`${base}/health`);
+      await r.body?.cancel();
+      if (r.status === 200) break;
+    } catch { /* not yet */ }
+    if (Date.now() > deadline) throw new Error(`${name} did not answer /health within 60 s`);
+    await sleep(200);
+  }
+  return {
+    pid: child.pid,
+    base,
+    async stop() {
+      if (exited) return;
+      try {
+        child.kill("SIGTERM");
+      } catch { /* gone */ }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* gone */ }
+      }, 15_000);
+      await child.status;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function postJson(
+  url: string,
+  body: unknown,
+  token?: string,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const r = await fetch(url, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+  const text = await r.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(text);
+  } catch { /* not JSON */ }
+  return { status: r.status, json };
+}
+
+/** Registers and logs in a user; returns its id and access token. */
+async function userWithToken(
+  base: string,
+  db: string,
+  username: string,
+  password: string,
+): Promise<{ id: number; token: string }> {
+  const reg = await postJson(`${base}/register`, { username, password });
+  if (reg.status !== 201) {
+    throw new Error(`POST /register answered ${reg.status}: ${JSON.stringify(reg.json)}`);
+  }
+  const login = await postJson(`${base}/login`, { username, password });
+  const token = login.json.access_token;
+  if (login.status !== 200 || typeof token !== "string") {
+    throw new Error(`POST /login answered ${login.status}: ${JSON.stringify(login.json)}`);
+  }
+  const id = Number(
+    (await psql(db, `SELECT id FROM users WHERE lower(username) = lower('${username}')`)).trim(),
+  );
+  return { id, token };
+}
+
+/** Runs pgbench once with a script and returns its figures with latency percentiles from its log. */
+export async function runPgbench(options: {
+  db: string;
+  script: string;
+  protocol: Protocol;
+  clients: number;
+  durationSec: number;
+  outDir: string;
+  cpuRoles: { name: string; rootPids?: number[]; comm?: string }[];
+}): Promise<LoadResult> {
+  const id = crypto.randomUUID().slice(0, 8);
+  const scriptPath = `${options.outDir}/pgbench_${id}.sql`;
+  const logDir = `${options.outDir}/pgbench_${id}`;
+  await Deno.mkdir(logDir, { recursive: true });
+  await Deno.writeTextFile(scriptPath, options.script);
+  const args = [
+    "-n",
+    "-c",
+    String(options.clients),
+    "-j",
+    "2",
+    "-T",
+    String(options.durationSec),
+    "-M",
+    options.protocol,
+    "-f",
+    scriptPath,
+    "-l",
+    `--log-prefix=${logDir}/tx`,
+    options.db,
+  ];
+  const child = new Deno.Command("pgbench", {
+    args,
+    env: pgEnv(),
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const sampler = new CpuSampler([...options.cpuRoles, { name: "loadgen", rootPids: [child.pid] }]);
+  sampler.start();
+  const out = await child.output();
+  const cpu = sampler.stop();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  const tps = Number(text.match(/tps = ([\d.]+) \(without initial connection time\)/)?.[1]);
+  const txs = Number(text.match(/number of transactions actually processed: (\d+)/)?.[1]);
+  const failed = Number(text.match(/number of failed transactions: (\d+)/)?.[1] ?? 0);
+  if (out.code !== 0 || !Number.isFinite(tps)) {
+    throw new Error(`pgbench failed (${out.code}): ${text.slice(-2000)}`);
+  }
+  // Per-transaction log lines: client_id transaction_no time_us script_no epoch_s epoch_us.
+  const lat: number[] = [];
+  for (const e of Deno.readDirSync(logDir)) {
+    const body = await Deno.readTextFile(`${logDir}/${e.name}`);
+    let start = 0;
+    while (start < body.length) {
+      let end = body.indexOf("\n", start);
+      if (end < 0) end = body.length;
+      const s1 = body.indexOf(" ", start);
+      const s2 = body.indexOf(" ", s1 + 1);
+      const s3 = body.indexOf(" ", s2 + 1);
+      if (s1 > 0 && s3 > 0 && s3 < end) lat.push(Number(body.slice(s2 + 1, s3)));
+      start = end + 1;
+    }
+  }
+  await Deno.remove(logDir, { recursive: true }).catch(() => {});
+  await Deno.remove(scriptPath).catch(() => {});
+  const sorted = Float64Array.from(lat).sort();
+  return {
+    tool: `pgbench -M ${options.protocol}`,
+    requests: txs,
+    seconds: options.durationSec,
+    rps: tps,
+    p50: percentileSorted(sorted, 50) / 1000,
+    p99: percentileSorted(sorted, 99) / 1000,
+    errors: failed,
+    cpu,
+  };
+}
+
+function meanSplit(splits: (CpuSplit | undefined)[]): CpuSplit | undefined {
+  const s = splits.filter((x): x is CpuSplit => x !== undefined);
+  if (s.length === 0) return undefined;
+  const cores: Record<string, number> = {};
+  for (const x of s) {
+    for (const [k, v] of Object.entries(x.cores)) cores[k] = (cores[k] ?? 0) + v / s.length;
+  }
+  return {
+    seconds: s.reduce((a, x) => a + x.seconds, 0) / s.length,
+    cores,
+    machineBusyCores: s.reduce((a, x) => a + x.machineBusyCores, 0) / s.length,
+    machineCores: s[0].machineCores,
+  };
+}
+
+/** Runs the API section. */
+export async function apiBench(o: ApiBenchOptions): Promise<ApiFigures> {
+  const notes: string[] = [];
+  const servers: Server[] = [];
+  const apiAvailable = await Deno.stat("main.ts").then(() => true, () => false);
+  let unavailableReason = apiAvailable ? undefined : "main.ts does not exist yet";
+  const secret = Array.from(crypto.getRandomValues(new Uint8Array(32)))
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+  let api: Server | undefined;
+  let getUser = { id: 0, token: "" };
+  let postUser = { id: 0, token: "" };
+  const loginUser = { username: "benchlogin", password: "bench-password-123" };
+  try {
+    const bare = await startServer("bare_server", ["-A", "bench/bare_server.ts"], {}, o.outDir);
+    servers.push(bare);
+    if (apiAvailable) {
+      try {
+        o.log("  starting the API (deno run -A main.ts) on a fresh database");
+        api = await startServer("api_server", ["-A", "main.ts"], {
+          DATABASE_URL: databaseUrl(o.db),
+          JWT_SECRET: secret,
+          LOGIN_MAX_FAILURES: "0",
+          AUTH_REQUESTS_PER_MINUTE: "0",
+        }, o.outDir);
+        servers.push(api);
+        getUser = await userWithToken(api.base, o.db, "benchget", "bench-password-123");
+        postUser = await userWithToken(api.base, o.db, "benchpost", "bench-password-123");
+        await userWithToken(api.base, o.db, loginUser.username, loginUser.password);
+      } catch (err) {
+        unavailableReason = `the API did not start or seed: ${(err as Error).message}`;
+        await api?.stop();
+        api = undefined;
+      }
+    }
+    if (!api) {
+      // Without the API, still measure pgbench and the bare route: apply the migrations by hand.
+      o.log(`  API not measured: ${unavailableReason}`);
+      for (
+        const f of [...Deno.readDirSync("sql")].map((e) => e.name).filter((n) => n.endsWith(".sql"))
+          .sort()
+      ) {
+        await psql(o.db, await Deno.readTextFile(`sql/${f}`));
+      }
+      await psql(
+        o.db,
+        "INSERT INTO users (username, password_hash) VALUES ('benchget', 'x'), ('benchpost', 'x')",
+      );
+      getUser.id = Number(
+        (await psql(o.db, "SELECT id FROM users WHERE username = 'benchget'")).trim(),
+      );
+      postUser.id = Number(
+        (await psql(o.db, "SELECT id FROM users WHERE username = 'benchpost'")).trim(),
+      );
+    }
+    await psql(
+      o.db,
+      `INSERT INTO tasks (user_id, title, description, status)
+       SELECT ${getUser.id}, 'Task ' || g, 'Description of task ' || g,
+              (ARRAY['pending','in_progress','completed'])[1 + g % 3]
+       FROM generate_series(1, ${o.tasks}) g`,
+    );
+    await psql(o.db, "VACUUM ANALYZE");
+    const getUrl = `/tasks?page=1&per_page=10`;
+    if (api) {
+      const r = await fetch(api.base + getUrl, {
+        headers: { Authorization: `Bearer ${getUser.token}` },
+      });
+      const body = await r.json();
+      const total = r.headers.get("X-Total-Count");
+      if (
+        r.status !== 200 || !Array.isArray(body) || body.length !== 10 || total !== String(o.tasks)
+      ) {
+        notes.push(
+          `check of GET ${getUrl}: status ${r.status}, ${
+            Array.isArray(body) ? body.length : "no"
+          } items, ` +
+            `X-Total-Count ${total} (expected 200, 10, ${o.tasks})`,
+        );
+      }
+    }
+
+    const roles = [
+      ...(api ? [{ name: "server", rootPids: [api.pid] }] : []),
+      { name: "bare", rootPids: [bare.pid] },
+      { name: "postgres", comm: "postgres" },
+      { name: "harness", rootPids: [Deno.pid] },
+    ];
+    const wrkBase = { connections: o.connections, durationSec: o.durationSec, outDir: o.outDir };
+    const pgb = (script: string, protocol: Protocol) => () =>
+      runPgbench({
+        db: o.db,
+        script,
+        protocol,
+        clients: o.pgbenchClients,
+        durationSec: o.durationSec,
+        outDir: o.outDir,
+        cpuRoles: roles,
+      });
+    const runners: Record<string, () => Promise<LoadResult>> = {
+      api_get: () =>
+        runWrk({
+          ...wrkBase,
+          url: api!.base + getUrl,
+          headers: { Authorization: `Bearer ${getUser.token}` },
+          cpuRoles: roles,
+        }),
+      pgbench_get_extended: pgb(getTasksScript(getUser.id), "extended"),
+      pgbench_get_simple: pgb(getTasksScript(getUser.id), "simple"),
+      pgbench_get_prepared: pgb(getTasksScript(getUser.id), "prepared"),
+      bare_get: () => runWrk({ ...wrkBase, url: bare.base + "/tasks", cpuRoles: roles }),
+      api_post: () =>
+        runWrk({
+          ...wrkBase,
+          url: api!.base + "/tasks",
+          method: "POST",
+          body: JSON.stringify(POST_BODY),
+          headers: {
+            Authorization: `Bearer ${postUser.token}`,
+            "Content-Type": "application/json",
+          },
+          cpuRoles: roles,
+        }),
+      pgbench_post_extended: pgb(postTaskScript(postUser.id), "extended"),
+      pgbench_post_simple: pgb(postTaskScript(postUser.id), "simple"),
+      pgbench_post_prepared: pgb(postTaskScript(postUser.id), "prepared"),
+      api_login: () =>
+        runWrk({
+          ...wrkBase,
+          durationSec: o.loginDurationSec,
+          url: api!.base + "/login",
+          method: "POST",
+          body: JSON.stringify(loginUser),
+          headers: { "Content-Type": "application/json" },
+          timeoutSec: 30,
+          cpuRoles: roles,
+        }),
+    };
+    const chosen = SCENARIOS.filter((s) =>
+      (api || !("needsApi" in s && s.needsApi)) && (!o.scenarios || o.scenarios.includes(s.id))
+    );
+    const results = new Map<string, LoadResult[]>(chosen.map((s) => [s.id, []]));
+    for (let rep = 1; rep <= o.reps; rep++) {
+      const order = chosen.map((_, i) => chosen[(i + (rep - 1) * 3) % chosen.length]);
+      for (const s of order) {
+        await psql(o.db, "CHECKPOINT");
+        await sleep(500);
+        try {
+          const r = await runners[s.id]();
+          results.get(s.id)!.push(r);
+          o.log(
+            `  round ${rep} ${s.id.padEnd(22)} ${
+              Math.round(r.rps).toLocaleString().padStart(7)
+            } req/s` +
+              `  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms` +
+              (r.errors ? `  errors ${r.errors}` : ""),
+          );
+        } catch (err) {
+          notes.push(`${s.id} round ${rep} failed: ${(err as Error).message.slice(0, 300)}`);
+          o.log(`  round ${rep} ${s.id} failed: ${(err as Error).message.slice(0, 300)}`);
+        }
+      }
+    }
+    const scenarios = chosen.map((s): ScenarioFigures => {
+      const runs = results.get(s.id)!;
+      const errors = runs.reduce((a, r) => a + r.errors, 0);
+      const total = runs.reduce((a, r) => a + r.requests, 0);
+      if (errors > 0) {
+        notes.push(`${s.id}: ${errors} errors or non-2xx answers in ${total} requests`);
+      }
+      return {
+        id: s.id,
+        label: s.label,
+        runs,
+        rps: median(runs.map((r) => r.rps)),
+        p50: median(runs.map((r) => r.p50)),
+        p99: median(runs.map((r) => r.p99)),
+        errors,
+        cpu: meanSplit(runs.map((r) => r.cpu)),
+      };
+    });
+    return {
+      apiAvailable: api !== undefined,
+      unavailableReason,
+      scenarios,
+      protocol: API_PROTOCOL,
+      notes,
+    };
+  } finally {
+    for (const s of servers) await s.stop();
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * pgbench scripts running exactly the SQL the API runs per request, copied from `src/db/tasks.ts`
+ * (update them together). Access tokens are verified without the database (`src/auth/tokens.ts`),
+ * so a request is one statement:
+ *
+ * - `GET /tasks?page=1&per_page=10` → `listTasks`: the page and its total in one round trip,
+ *   `count(*) OVER ()` riding along.
+ * - `POST /tasks` → `insertTask`: one `INSERT ... RETURNING`.
+ *
+ * node-postgres sends a parameterised query with the extended protocol and an unnamed statement
+ * (Parse/Bind/Execute every time) unless the query is named; the API names none, so
+ * `pgbench -M extended` is the same protocol. `-M simple` and `-M prepared` are measured beside it.
+ */
+
+/** The pgbench protocols: `extended` is what node-postgres does for unnamed parameterised queries. */
+export const PROTOCOLS = ["extended", "simple", "prepared"] as const;
+export type Protocol = typeof PROTOCOLS[number];
+
+/** The protocol the API's driver uses, for the headline ratio. */
+export const API_PROTOCOL: Protocol = "extended";
+
+/** `listTasks(db, uid, { limit: 10, offset: 0 })`. */
+export function getTasksScript(userId: number): string {
+  return [
+    `\\set uid ${userId}`,
+    `\\set lim 10`,
+    `\\set off 0`,
+    `SELECT id, title, description, status, created_at, updated_at, count(*) OVER ()::int AS total ` +
+    `FROM tasks WHERE user_id = :uid ORDER BY id LIMIT :lim OFFSET :off;`,
+    "",
+  ].join("\n");
+}
+
+/** The JSON body the load generator posts, and the same values as SQL literals below. */
+export const POST_BODY = { title: "Benchmark task", description: "Created by the benchmark" };
+
+/** `insertTask(db, uid, POST_BODY)`. pgbench variables are numbers only, so text is literal. */
+export function postTaskScript(userId: number): string {
+  return [
+    `\\set uid ${userId}`,
+    `INSERT INTO tasks (user_id, title, description, status) ` +
+    `VALUES (:uid, '${POST_BODY.title}', coalesce('${POST_BODY.description}', ''), ` +
+    `coalesce(NULL, 'pending')) ` +
+    `RETURNING id, title, description, status, created_at, updated_at;`,
+    "",
+  ].join("\n");
+}
