@@ -1,0 +1,249 @@
+/**
+ * The CSV → PostgreSQL loader's command line: `ingest` and `infer`. Exit codes: 0 done (rejects
+ * allowed), 1 the load failed, 2 bad usage or a missing/unreadable file.
+ *
+ * @example
+ * ```sh
+ * deno run -A cli.ts infer people.csv > people.schema.json
+ * deno run -A cli.ts ingest people.csv --schema people.schema.json --table people
+ * ```
+ */
+import { parseArgs } from "node:util";
+import { databaseFrom } from "./src/config.ts";
+import { closeLogging, setupLogging } from "./src/log.ts";
+import { EXIT_OK, EXIT_USAGE, exitCodeOf, UsageError } from "./src/etl/errors.ts";
+import {
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_SAMPLE,
+  inferFile,
+  ingest,
+  type IngestOptions,
+  parseMaxRejects,
+} from "./src/etl/ingest.ts";
+import { formatProgress, formatSummary } from "./src/etl/report.ts";
+import { COLUMN_TYPES } from "./src/etl/schema.ts";
+
+const MAIN_HELP = `Usage: deno run -A cli.ts <command> [options]
+
+Commands:
+  ingest FILE.csv   load a CSV file into PostgreSQL (validated, in transactional batches)
+  infer FILE.csv    print the schema ingest would infer for a file (JSON)
+
+Run "cli.ts <command> --help" for a command's options.`;
+
+const INGEST_HELP = `Usage: deno run -A cli.ts ingest FILE.csv [options]
+
+Loads FILE.csv into a table: every row is either loaded or written, unchanged, to the rejects
+file with its line and the reason.
+
+Options:
+  --table NAME          target table (default: the schema's "table", else processed_data)
+  --schema FILE.json    schema file; without it the schema is inferred from the file
+  --batch-size N        records per batch, each batch one transaction (default ${DEFAULT_BATCH_SIZE})
+  --database-url URL    postgres://user:pass@host:5432/db (wins over DATABASE_URL); neither:
+                        the embedded database under DATA_DIR (default ./data)
+  --rejects FILE        rejects CSV (default FILE.rejects.csv next to the input)
+  --log-file FILE       JSON-lines log (default logs/ingest.log)
+  --resume              continue a recorded load after its last committed batch
+  --replace             truncate the table, then load
+  --dry-run             read, validate and write rejects, but write nothing to the database
+  --encoding NAME       input encoding: utf-8 (default), latin1, windows-1252, ...
+  --delimiter C         field delimiter (default: sniffed from , ; tab |); "tab" for a tab
+  --sample N            records read to infer the schema (default ${DEFAULT_SAMPLE})
+  --max-rejects N|R     stop (exit 1) when more than N rows, or a share R (0.05, 5%), are rejected
+  --summary-json FILE   also write the summary as JSON
+  --quiet               no progress display
+  -h, --help            this help
+
+Column types: ${COLUMN_TYPES.join(", ")}.
+Exit codes: 0 done (rejects allowed), 1 the load failed, 2 bad usage or unreadable input.`;
+
+const INFER_HELP = `Usage: deno run -A cli.ts infer FILE.csv [options]
+
+Prints, as JSON on stdout, the schema "ingest" would infer for FILE.csv (no database needed).
+Save it, edit it, and pass it back with "ingest --schema".
+
+Options:
+  --table NAME          the "table" written into the schema (default processed_data)
+  --encoding NAME       input encoding: utf-8 (default), latin1, ...
+  --delimiter C         field delimiter (default: sniffed from , ; tab |); "tab" for a tab
+  --sample N            records read to infer the schema (default ${DEFAULT_SAMPLE})
+  -h, --help            this help`;
+
+const INGEST_FLAGS = {
+  table: { type: "string" },
+  schema: { type: "string" },
+  "batch-size": { type: "string" },
+  "database-url": { type: "string" },
+  rejects: { type: "string" },
+  "log-file": { type: "string" },
+  resume: { type: "boolean" },
+  replace: { type: "boolean" },
+  "dry-run": { type: "boolean" },
+  encoding: { type: "string" },
+  delimiter: { type: "string" },
+  sample: { type: "string" },
+  "max-rejects": { type: "string" },
+  "summary-json": { type: "string" },
+  quiet: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const INFER_FLAGS = {
+  table: { type: "string" },
+  encoding: { type: "string" },
+  delimiter: { type: "string" },
+  sample: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+function fail(message: string, code = EXIT_USAGE): number {
+  console.error(`error: ${message}`);
+  return code;
+}
+
+function parse<T extends Record<string, { type: "string" | "boolean" }>>(
+  args: string[],
+  options: T,
+) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    const msg = (err as Error).message;
+    const flag = /'([^']+)'/.exec(msg)?.[1];
+    if (/Unknown option/.test(msg)) throw new UsageError(`unknown flag "${flag}" (see --help)`);
+    if (/argument missing/.test(msg)) throw new UsageError(`flag "${flag}" needs a value`);
+    throw new UsageError(msg);
+  }
+}
+
+function wholeNumber(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) {
+    throw new UsageError(`--${flag} must be a whole number, 1 or more, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+function delimiterFrom(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === "tab" || raw === "\\t") return "\t";
+  if ([...raw].length !== 1) {
+    throw new UsageError(`--delimiter must be one character (or "tab"), got "${raw}"`);
+  }
+  return raw;
+}
+
+function onePositional(positionals: string[], command: string): string {
+  if (positionals.length === 0) throw new UsageError(`${command}: give the CSV file to read`);
+  if (positionals.length > 1) {
+    throw new UsageError(
+      `${command}: one file at a time, got ${positionals.map((p) => `"${p}"`).join(" ")}`,
+    );
+  }
+  return positionals[0];
+}
+
+async function runInfer(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, INFER_FLAGS);
+  if (values.help) {
+    console.log(INFER_HELP);
+    return EXIT_OK;
+  }
+  const file = onePositional(positionals, "infer");
+  const schema = await inferFile({
+    file,
+    table: values.table,
+    encoding: values.encoding,
+    delimiter: delimiterFrom(values.delimiter),
+    sample: wholeNumber("sample", values.sample),
+  });
+  console.log(JSON.stringify(schema, null, 2));
+  return EXIT_OK;
+}
+
+async function runIngest(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, INGEST_FLAGS);
+  if (values.help) {
+    console.log(INGEST_HELP);
+    return EXIT_OK;
+  }
+  const file = onePositional(positionals, "ingest");
+  const env = databaseFrom(Deno.env.toObject());
+  const options: IngestOptions = {
+    file,
+    table: values.table,
+    schemaFile: values.schema,
+    batchSize: wholeNumber("batch-size", values["batch-size"]),
+    databaseUrl: values["database-url"] ?? env.databaseUrl,
+    dataDir: env.dataDir,
+    rejectsPath: values.rejects,
+    resume: values.resume,
+    replace: values.replace,
+    dryRun: values["dry-run"],
+    encoding: values.encoding,
+    delimiter: delimiterFrom(values.delimiter),
+    sample: wholeNumber("sample", values.sample),
+    maxRejects: values["max-rejects"] === undefined
+      ? undefined
+      : parseMaxRejects(values["max-rejects"]),
+  };
+  if (values["database-url"] !== undefined && !/^postgres(ql)?:\/\//.test(values["database-url"])) {
+    throw new UsageError(
+      `--database-url must start with postgres:// or postgresql://, got "${
+        values["database-url"]
+      }"`,
+    );
+  }
+
+  await setupLogging({
+    level: "debug",
+    console: false,
+    file: values["log-file"] ?? "logs/ingest.log",
+  });
+  let showedProgress = false;
+  if (!values.quiet && Deno.stderr.isTerminal()) {
+    const enc = new TextEncoder();
+    options.onProgress = (p) => {
+      Deno.stderr.writeSync(enc.encode(`\r\x1b[2K${formatProgress(p)}`));
+      showedProgress = true;
+    };
+  }
+  try {
+    const result = await ingest(options);
+    if (showedProgress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[2K"));
+    if (result.error) console.error(`error: ${result.error.message}`);
+    if (result.summary && result.exitCode !== EXIT_USAGE) {
+      console.log(formatSummary(result.summary));
+    }
+    if (values["summary-json"] && result.summary) {
+      await Deno.writeTextFile(
+        values["summary-json"],
+        JSON.stringify(result.summary, null, 2) + "\n",
+      );
+    }
+    return result.exitCode;
+  } finally {
+    await closeLogging();
+  }
+}
+
+/** Runs the CLI with `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  try {
+    if (command === "ingest") return await runIngest(rest);
+    if (command === "infer") return await runInfer(rest);
+    if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+      console.log(MAIN_HELP);
+      return command === undefined ? EXIT_USAGE : EXIT_OK;
+    }
+    return fail(`unknown command "${command}" (use ingest or infer; see --help)`);
+  } catch (err) {
+    return fail((err as Error).message, exitCodeOf(err));
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

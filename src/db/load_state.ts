@@ -1,0 +1,147 @@
+/**
+ * Queries on `ingest_loads`, the CSV loader's resume state (see `sql/010_ingest_loads.sql`).
+ * {@linkcode saveProgress} runs inside each batch's transaction, so the state never runs ahead
+ * of or behind the rows.
+ *
+ * @example
+ * ```ts
+ * const load = await findLoad(db, { table: "processed_data", fingerprint });
+ * if (load?.status === "complete") console.log("already loaded");
+ * ```
+ */
+import type { Queryable } from "./database.ts";
+
+/** Which load: the target table and the input file's fingerprint. */
+export interface LoadKey {
+  table: string;
+  fingerprint: string;
+}
+
+/** Counters as committed. */
+export interface LoadProgress {
+  recordsDone: number;
+  lastLine: number;
+  rowsLoaded: number;
+  rowsRejected: number;
+  rejectedByReason: Record<string, number>;
+  defaulted: Record<string, number>;
+  rejectsBytes: number;
+  batches: number;
+}
+
+/** One row of `ingest_loads`. */
+export interface LoadState extends LoadProgress, LoadKey {
+  status: "running" | "complete";
+  filePath: string;
+  fileSize: number;
+  schema: unknown;
+  rejectsPath: string;
+}
+
+interface Row {
+  table_name: string;
+  fingerprint: string;
+  file_path: string;
+  file_size: string | number;
+  status: "running" | "complete";
+  schema: unknown;
+  records_done: string | number;
+  last_line: string | number;
+  rows_loaded: string | number;
+  rows_rejected: string | number;
+  rejected_by_reason: Record<string, number> | string;
+  defaulted: Record<string, number> | string;
+  rejects_path: string;
+  rejects_bytes: string | number;
+  batches: string | number;
+}
+
+function json<T>(v: T | string): T {
+  return typeof v === "string" ? JSON.parse(v) : v;
+}
+
+/** The recorded load of this file into this table, if any. */
+export async function findLoad(db: Queryable, key: LoadKey): Promise<LoadState | undefined> {
+  const rows = await db.query<Row>(
+    "SELECT * FROM ingest_loads WHERE table_name = $1 AND fingerprint = $2",
+    [key.table, key.fingerprint],
+  );
+  const r = rows[0];
+  if (!r) return undefined;
+  return {
+    table: r.table_name,
+    fingerprint: r.fingerprint,
+    filePath: r.file_path,
+    fileSize: Number(r.file_size),
+    status: r.status,
+    schema: json(r.schema),
+    recordsDone: Number(r.records_done),
+    lastLine: Number(r.last_line),
+    rowsLoaded: Number(r.rows_loaded),
+    rowsRejected: Number(r.rows_rejected),
+    rejectedByReason: json(r.rejected_by_reason),
+    defaulted: json(r.defaulted),
+    rejectsPath: r.rejects_path,
+    rejectsBytes: Number(r.rejects_bytes),
+    batches: Number(r.batches),
+  };
+}
+
+/** Records the start of a load (replacing any earlier record of the same key). */
+export async function startLoad(
+  db: Queryable,
+  load: LoadKey & { filePath: string; fileSize: number; schema: unknown; rejectsPath: string },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO ingest_loads (table_name, fingerprint, file_path, file_size, schema, rejects_path)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (table_name, fingerprint) DO UPDATE SET
+       file_path = EXCLUDED.file_path, file_size = EXCLUDED.file_size, schema = EXCLUDED.schema,
+       rejects_path = EXCLUDED.rejects_path, status = 'running', records_done = 0, last_line = 1,
+       rows_loaded = 0, rows_rejected = 0, rejected_by_reason = '{}', defaulted = '{}',
+       rejects_bytes = 0, batches = 0, started_at = now(), updated_at = now(), finished_at = NULL`,
+    [
+      load.table,
+      load.fingerprint,
+      load.filePath,
+      load.fileSize,
+      JSON.stringify(load.schema),
+      load.rejectsPath,
+    ],
+  );
+}
+
+/** Saves the counters after a batch; call it inside the batch's transaction. */
+export async function saveProgress(
+  tx: Queryable,
+  key: LoadKey,
+  p: LoadProgress,
+  complete = false,
+): Promise<void> {
+  await tx.query(
+    `UPDATE ingest_loads SET records_done = $3, last_line = $4, rows_loaded = $5,
+       rows_rejected = $6, rejected_by_reason = $7, defaulted = $8, rejects_bytes = $9,
+       batches = $10, updated_at = now(),
+       status = CASE WHEN $11::boolean THEN 'complete' ELSE status END,
+       finished_at = CASE WHEN $11::boolean THEN now() ELSE finished_at END
+     WHERE table_name = $1 AND fingerprint = $2`,
+    [
+      key.table,
+      key.fingerprint,
+      p.recordsDone,
+      p.lastLine,
+      p.rowsLoaded,
+      p.rowsRejected,
+      JSON.stringify(p.rejectedByReason),
+      JSON.stringify(p.defaulted),
+      p.rejectsBytes,
+      p.batches,
+      complete,
+    ],
+  );
+}
+
+/** Forgets every recorded load into a table (its rows are about to be truncated). */
+export async function forgetLoads(db: Queryable, table: string): Promise<void> {
+  await db.query("DELETE FROM ingest_loads WHERE table_name = $1", [table]);
+}

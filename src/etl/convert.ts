@@ -1,0 +1,184 @@
+/**
+ * Per-type converters, chosen once per column: each takes a raw CSV value that is not a null
+ * token and returns either the value as COPY text or an {@linkcode Invalid} saying why not.
+ * Returning the COPY text directly (usually the trimmed input itself) avoids parsing into JS
+ * numbers and formatting back; PostgreSQL parses the text once, as `\copy` would.
+ *
+ * @example
+ * ```ts
+ * const toInt = converterFor("integer");
+ * toInt(" 42 "); // "42"
+ * toInt("12x"); // { kind: "not an integer" }
+ * ```
+ */
+import type { ColumnType } from "./schema.ts";
+import { copyEscape } from "./copy_text.ts";
+
+/** Why a value does not convert; one shared object per kind, so failing costs no allocation. */
+export interface Invalid {
+  readonly kind: string;
+}
+
+/** COPY text for a valid value, an {@linkcode Invalid} otherwise. */
+export type Converter = (raw: string) => string | Invalid;
+
+const NOT_INTEGER: Invalid = { kind: "not an integer" };
+const INT4_RANGE: Invalid = { kind: "out of range for integer" };
+const INT8_RANGE: Invalid = { kind: "out of range for bigint" };
+const NOT_NUMBER: Invalid = { kind: "not a number" };
+const DOUBLE_RANGE: Invalid = { kind: "out of range for double" };
+const NOT_BOOLEAN: Invalid = { kind: "not a boolean" };
+const NOT_DATE: Invalid = { kind: "not a date (YYYY-MM-DD)" };
+const BAD_DATE: Invalid = { kind: "not a real calendar date" };
+const NOT_TIMESTAMP: Invalid = { kind: "not an ISO 8601 timestamp" };
+
+/** True when `v` has whitespace at either end (cheap: two char reads). */
+export function needsTrim(v: string): boolean {
+  const n = v.length;
+  return n > 0 && (v.charCodeAt(0) <= 32 || v.charCodeAt(n - 1) <= 32 ||
+    v.charCodeAt(0) === 0xa0 || v.charCodeAt(n - 1) === 0xa0);
+}
+
+function trimmed(v: string): string {
+  return needsTrim(v) ? v.trim() : v;
+}
+
+function isDigits(s: string, from: number): boolean {
+  const n = s.length;
+  if (from >= n) return false;
+  for (let i = from; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/** Compares unsigned digit strings without leading zeros: is `a` greater than `limit`? */
+function exceeds(digits: string, limit: string): boolean {
+  if (digits.length !== limit.length) return digits.length > limit.length;
+  return digits > limit;
+}
+
+function integerConverter(max: string, min: string, range: Invalid): Converter {
+  const maxLen = max.length;
+  return (raw) => {
+    const s = trimmed(raw);
+    const c0 = s.charCodeAt(0);
+    const start = c0 === 45 || c0 === 43 ? 1 : 0;
+    if (!isDigits(s, start)) return NOT_INTEGER;
+    if (s.length - start >= maxLen) {
+      let i = start;
+      while (i < s.length - 1 && s.charCodeAt(i) === 48) i++;
+      if (exceeds(s.slice(i), c0 === 45 ? min : max)) return range;
+    }
+    return s;
+  };
+}
+
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+const numericConverter: Converter = (raw) => {
+  const s = trimmed(raw);
+  return DECIMAL.test(s) ? s : NOT_NUMBER;
+};
+
+const doubleConverter: Converter = (raw) => {
+  const s = trimmed(raw);
+  if (!DECIMAL.test(s)) return NOT_NUMBER;
+  // Only an exponent can leave double's range.
+  if (s.length > 15 || s.includes("e") || s.includes("E")) {
+    if (!Number.isFinite(Number(s))) return DOUBLE_RANGE;
+  }
+  return s;
+};
+
+const booleanConverter: Converter = (raw) => {
+  const s = trimmed(raw);
+  if (s.length > 5) return NOT_BOOLEAN;
+  switch (s.toLowerCase()) {
+    case "t":
+    case "true":
+    case "y":
+    case "yes":
+    case "1":
+      return "t";
+    case "f":
+    case "false":
+    case "n":
+    case "no":
+    case "0":
+      return "f";
+  }
+  return NOT_BOOLEAN;
+};
+
+/** Days in month `m` (1-12) of year `y`, proleptic Gregorian as PostgreSQL counts. */
+function daysIn(y: number, m: number): number {
+  if (m === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
+  return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
+}
+
+function digit(s: string, i: number): number {
+  const d = s.charCodeAt(i) - 48;
+  return d >= 0 && d <= 9 ? d : -100_000;
+}
+
+/** Checks `YYYY-MM-DD` at the start of `s`: 1 valid, 0 not the format, -1 not a real date. */
+function checkDate(s: string): number {
+  if (s.length < 10 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return 0;
+  const y = digit(s, 0) * 1000 + digit(s, 1) * 100 + digit(s, 2) * 10 + digit(s, 3);
+  const m = digit(s, 5) * 10 + digit(s, 6);
+  const d = digit(s, 8) * 10 + digit(s, 9);
+  if (y < 0 || m < 0 || d < 0) return 0;
+  if (y < 1 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m)) return -1;
+  return 1;
+}
+
+const dateConverter: Converter = (raw) => {
+  const s = trimmed(raw);
+  if (s.length !== 10) return NOT_DATE;
+  const ok = checkDate(s);
+  return ok === 1 ? s : ok === 0 ? NOT_DATE : BAD_DATE;
+};
+
+// Date, `T` or one space, hh:mm[:ss[.fraction]], then an optional Z or ±hh[[:]mm].
+const TIME_PART =
+  /^[Tt ]([01]\d|2[0-4]):([0-5]\d)(?::([0-5]\d|60)(?:[.,]\d{1,9})?)?(?:([Zz])|([+-])(0\d|1[0-5])(?::?([0-5]\d))?)?$/;
+
+/** Parses an ISO 8601 timestamp: undefined when invalid, else whether it carries an offset. */
+export function timestampOffset(s: string): boolean | undefined {
+  if (s.length < 16 || checkDate(s) !== 1) return undefined;
+  const m = TIME_PART.exec(s.slice(10));
+  if (!m) return undefined;
+  if (m[1] === "24" && (m[2] !== "00" || (m[3] !== undefined && m[3] !== "00"))) return undefined;
+  return m[4] !== undefined || m[5] !== undefined;
+}
+
+function timestampConverter(withZone: boolean): Converter {
+  return (raw) => {
+    const s = trimmed(raw);
+    const offset = timestampOffset(s);
+    if (offset === undefined) return checkDate(s) === -1 ? BAD_DATE : NOT_TIMESTAMP;
+    // Without an offset a timestamptz is UTC by contract, not the session's time zone.
+    return withZone && !offset ? s + "Z" : s;
+  };
+}
+
+const textConverter: Converter = copyEscape;
+
+const CONVERTERS: Record<ColumnType, Converter> = {
+  text: textConverter,
+  integer: integerConverter("2147483647", "2147483648", INT4_RANGE),
+  bigint: integerConverter("9223372036854775807", "9223372036854775808", INT8_RANGE),
+  numeric: numericConverter,
+  double: doubleConverter,
+  boolean: booleanConverter,
+  date: dateConverter,
+  timestamp: timestampConverter(false),
+  timestamptz: timestampConverter(true),
+};
+
+/** The converter for a column type. */
+export function converterFor(type: ColumnType): Converter {
+  return CONVERTERS[type];
+}

@@ -1,0 +1,125 @@
+/**
+ * Schema inference from a sample of records: safe snake_case column names from the header and
+ * the narrowest type every non-missing sample value parses as. The rules lean to `text`: leading
+ * zeros stay text (zip codes, ids), a column of only 0 and 1 is an integer rather than a
+ * boolean, and only the unambiguous `YYYY-MM-DD` becomes a date.
+ *
+ * @example
+ * ```ts
+ * const schema = inferSchema({ header: ["Zip", "Age"], sample: [["01234", "31"]] });
+ * // { table: "processed_data", columns: [{name: "zip", type: "text", ...}, {name: "age", type: "integer", ...}] }
+ * ```
+ */
+import { converterFor, timestampOffset } from "./convert.ts";
+import { nullCheckFor } from "./transform.ts";
+import {
+  type ColumnSpec,
+  type ColumnType,
+  DEFAULT_NULL_TOKENS,
+  DEFAULT_TABLE,
+  type Schema,
+} from "./schema.ts";
+
+/**
+ * Turns a header into a snake_case identifier: `Cost Total $` → `cost_total`, `firstName` →
+ * `first_name`, `Café` → `cafe`. Returns "" when nothing usable is left.
+ */
+export function snakeCase(header: string): string {
+  let s = header.normalize("NFKD").replace(/[\u0300-\u036f]/g, "");
+  s = s.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/([A-Z]+)([A-Z][a-z])/g, "$1_$2");
+  s = s.toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "");
+  // A leading digit would need quoting in every query the user writes.
+  if (/^[0-9]/.test(s)) s = "_" + s;
+  return s.slice(0, 63).replace(/_+$/, "");
+}
+
+/**
+ * Unique column names for a header: snake_case, duplicates suffixed `_2`, `_3`, an empty
+ * result `column_N` (N the 1-based position).
+ */
+export function columnNames(header: readonly string[]): string[] {
+  const taken = new Set<string>();
+  return header.map((h, i) => {
+    const base = snakeCase(h) || `column_${i + 1}`;
+    let name = base;
+    for (let k = 2; taken.has(name); k++) name = `${base.slice(0, 58)}_${k}`;
+    taken.add(name);
+    return name;
+  });
+}
+
+const INT_PLAIN = /^[+-]?(?:0|[1-9]\d*)$/;
+const DECIMAL_PLAIN = /^[+-]?(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+const BOOLEAN_WORDS = new Set(["true", "false", "t", "f", "yes", "no", "y", "n"]);
+
+/** Infers one column's type from its non-missing sample values (already trimmed). */
+export function inferType(values: readonly string[]): ColumnType {
+  if (values.length === 0) return "text";
+  let bool = true, boolWord = false;
+  let int = true, decimal = true, exponent = false;
+  let int4 = true, int8 = true;
+  let date = true, ts = true, tsOffset = false;
+  const toInt4 = converterFor("integer");
+  const toInt8 = converterFor("bigint");
+  for (const v of values) {
+    if (bool) {
+      const lower = v.length <= 5 ? v.toLowerCase() : "";
+      if (BOOLEAN_WORDS.has(lower)) boolWord = true;
+      else if (v !== "0" && v !== "1") bool = false;
+    }
+    if (int && !INT_PLAIN.test(v)) int = false;
+    if (int) {
+      if (int4 && typeof toInt4(v) !== "string") int4 = false;
+      if (int8 && typeof toInt8(v) !== "string") int8 = false;
+    }
+    if (decimal) {
+      if (!DECIMAL_PLAIN.test(v)) decimal = false;
+      else if (/[eE]/.test(v)) exponent = true;
+    }
+    if (date && (v.length !== 10 || typeof converterFor("date")(v) !== "string")) date = false;
+    if (ts) {
+      const offset = timestampOffset(v);
+      if (offset === undefined) ts = false;
+      else if (offset) tsOffset = true;
+    }
+    if (!bool && !int && !decimal && !date && !ts) return "text";
+  }
+  if (bool && boolWord) return "boolean";
+  if (int) return int4 ? "integer" : int8 ? "bigint" : "numeric";
+  if (decimal) return exponent ? "double" : "numeric";
+  if (date) return "date";
+  // A column where some values carry an offset is timestamptz; the others are UTC by contract.
+  if (ts) return tsOffset ? "timestamptz" : "timestamp";
+  return "text";
+}
+
+/** Options for {@linkcode inferSchema}. */
+export interface InferOptions {
+  header: readonly string[];
+  /** Sample records; ones with the wrong number of fields are skipped. */
+  sample: readonly (readonly string[])[];
+  table?: string;
+  nullTokens?: readonly string[];
+}
+
+/** Infers a whole schema (the format of a schema file) from a header and sample records. */
+export function inferSchema(options: InferOptions): Schema {
+  const { header, sample } = options;
+  const isNull = nullCheckFor(options.nullTokens ?? DEFAULT_NULL_TOKENS);
+  const names = columnNames(header);
+  const counts = new Map<string, number>();
+  for (const h of header) counts.set(h, (counts.get(h) ?? 0) + 1);
+  const columns: ColumnSpec[] = header.map((h, i) => {
+    const values: string[] = [];
+    for (const rec of sample) {
+      if (rec.length !== header.length) continue;
+      const v = rec[i];
+      if (!isNull(v)) values.push(v.trim());
+    }
+    const col: ColumnSpec = { name: names[i], source: h, type: inferType(values) };
+    // The header alone cannot find a repeated or empty field.
+    if ((counts.get(h) ?? 0) > 1 || h.trim() === "") col.position = i + 1;
+    return col;
+  });
+  return { table: options.table ?? DEFAULT_TABLE, columns };
+}

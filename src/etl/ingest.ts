@@ -1,0 +1,569 @@
+/**
+ * The loader, as a function: `cli.ts ingest` parses flags and calls {@linkcode ingest}; tests
+ * call it directly. Stream the file → transform each record → COPY batch by batch, each batch
+ * in one transaction with its load state; the next batch is parsed and transformed while the
+ * current one is in COPY (a queue of one), so the database is the bottleneck and memory stays
+ * flat.
+ *
+ * @example
+ * ```ts
+ * const { exitCode, summary } = await ingest({ file: "people.csv", table: "people" });
+ * console.log(exitCode, summary?.rows_loaded);
+ * ```
+ */
+import { getLogger } from "@logtape/logtape";
+import type { Database } from "../db/database.ts";
+import {
+  findLoad,
+  forgetLoads,
+  type LoadProgress,
+  saveProgress,
+  startLoad,
+} from "../db/load_state.ts";
+import { migrate } from "../db/migrate.ts";
+import { openDatabase } from "../db/open.ts";
+import { errorFields } from "../log.ts";
+import { CsvSource } from "./csv_source.ts";
+import { UNTERMINATED_QUOTE } from "./csv_parser.ts";
+import { EXIT_OK, type ExitCode, exitCodeOf, LoadError, UsageError } from "./errors.ts";
+import { inferSchema } from "./infer.ts";
+import type { IngestSummary, Progress } from "./report.ts";
+import { RejectsWriter } from "./rejects.ts";
+import {
+  DEFAULT_TABLE,
+  parseSchema,
+  quoteTable,
+  readSchemaFile,
+  resolveColumns,
+  type Schema,
+} from "./schema.ts";
+import { copyStatement, loadBatch, prepareTable } from "./sink.ts";
+import { RowTransformer } from "./transform.ts";
+
+/** Records per batch unless `--batch-size` says otherwise (chosen by measurement). */
+export const DEFAULT_BATCH_SIZE = 20_000;
+/** Records read for inference unless `--sample` says otherwise. */
+export const DEFAULT_SAMPLE = 10_000;
+
+/** A limit on rejects: a count, or a share of the rows read. */
+export type MaxRejects = { count: number } | { ratio: number };
+
+/** Parses `--max-rejects`: `100` (rows) or `0.05` / `5%` (share of rows read). */
+export function parseMaxRejects(raw: string): MaxRejects {
+  const s = raw.trim();
+  if (/^\d+$/.test(s)) return { count: Number(s) };
+  const pct = /^(\d+(?:\.\d+)?)%$/.exec(s);
+  if (pct && Number(pct[1]) <= 100) return { ratio: Number(pct[1]) / 100 };
+  if (/^(0?\.\d+|1(\.0*)?)$/.test(s)) return { ratio: Number(s) };
+  throw new UsageError(
+    `--max-rejects must be a number of rows (100) or a ratio (0.05 or 5%), got "${raw}"`,
+  );
+}
+
+/** Options for {@linkcode ingest}; the CLI's flags. */
+export interface IngestOptions {
+  file: string;
+  /** Wins over the schema's `table`; default `processed_data`. */
+  table?: string;
+  schemaFile?: string;
+  /** A schema object instead of a file (tests). */
+  schema?: Schema;
+  batchSize?: number;
+  /** An open, migrated database to use instead of opening one (tests); left open. */
+  db?: Database;
+  databaseUrl?: string;
+  dataDir?: string;
+  rejectsPath?: string;
+  resume?: boolean;
+  replace?: boolean;
+  dryRun?: boolean;
+  encoding?: string;
+  delimiter?: string;
+  sample?: number;
+  maxRejects?: MaxRejects;
+  /** Called every `progressIntervalMs` (default 2000) while loading. */
+  onProgress?: (p: Progress) => void;
+  progressIntervalMs?: number;
+}
+
+/** What {@linkcode ingest} returns: the exit code the CLI uses, and the summary. */
+export interface IngestResult {
+  exitCode: ExitCode;
+  summary?: IngestSummary;
+  error?: Error;
+}
+
+const log = getLogger(["ingest"]);
+
+/** Size and SHA-256 of the first MiB: identifies "this file" cheaply, even for huge files. */
+export async function fingerprint(path: string, size: number): Promise<string> {
+  const file = await Deno.open(path, { read: true });
+  try {
+    const buf = new Uint8Array(Math.min(size, 1 << 20));
+    let n = 0;
+    while (n < buf.length) {
+      const r = await file.read(buf.subarray(n));
+      if (r === null) break;
+      n += r;
+    }
+    const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", buf.subarray(0, n)));
+    return `${size}:${Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+  } finally {
+    file.close();
+  }
+}
+
+/** Options for {@linkcode inferFile}. */
+export interface InferFileOptions {
+  file: string;
+  table?: string;
+  encoding?: string;
+  delimiter?: string;
+  sample?: number;
+}
+
+/** Infers the schema `ingest` would use for a file (what `cli.ts infer` prints). */
+export async function inferFile(options: InferFileOptions): Promise<Schema> {
+  const limit = options.sample ?? DEFAULT_SAMPLE;
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new UsageError(`--sample must be a whole number of rows, 1 or more, got "${limit}"`);
+  }
+  const source = await CsvSource.open({
+    path: options.file,
+    encoding: options.encoding,
+    delimiter: options.delimiter,
+  });
+  const sample: string[][] = [];
+  try {
+    await source.stream((fields) => {
+      if (sample.length < limit) sample.push(fields);
+      else source.stop();
+    });
+  } finally {
+    source.close();
+  }
+  const table = options.table ?? DEFAULT_TABLE;
+  quoteTable(table);
+  return inferSchema({ header: source.header, sample, table });
+}
+
+/** The default rejects file: `FILE.rejects.csv` next to the input (`x.csv` → `x.rejects.csv`). */
+export function defaultRejectsPath(file: string): string {
+  return /\.csv$/i.test(file) ? file.replace(/\.csv$/i, ".rejects.csv") : `${file}.rejects.csv`;
+}
+
+interface Batch {
+  /** Records consumed (loaded or rejected). */
+  records: number;
+  text: string;
+  rows: string[][];
+  lines: number[];
+  rejects: { fields: string[]; line: number; reason: string; key: string }[];
+  lastLine: number;
+  defaulted: Record<string, number>;
+  final: boolean;
+}
+
+function newBatch(): Batch {
+  return {
+    records: 0,
+    text: "",
+    rows: [],
+    lines: [],
+    rejects: [],
+    lastLine: 0,
+    defaulted: {},
+    final: false,
+  };
+}
+
+function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
+}
+
+/**
+ * Loads a CSV file into a table. Never throws for a failed load: the result carries the exit
+ * code (0 done, 1 failed, 2 bad usage or unreadable input), the summary and the error.
+ */
+export async function ingest(options: IngestOptions): Promise<IngestResult> {
+  const started = performance.now();
+  let db: Database | undefined;
+  let source: CsvSource | undefined;
+  let rejects: RejectsWriter | undefined;
+  const table = options.table ?? options.schema?.table;
+  const summary: IngestSummary = {
+    file: options.file,
+    table: table ?? DEFAULT_TABLE,
+    dry_run: options.dryRun === true,
+    resumed_after_records: 0,
+    rows_read: 0,
+    rows_loaded: 0,
+    rows_rejected: 0,
+    rejected_by_reason: {},
+    defaulted: {},
+    batches: 0,
+    seconds: 0,
+    rows_per_second: 0,
+    rejects_file: options.rejectsPath ?? defaultRejectsPath(options.file),
+    total_rows_loaded: 0,
+    total_rows_rejected: 0,
+    exit_code: 0,
+  };
+  const finish = (exitCode: ExitCode, error?: Error): IngestResult => {
+    summary.seconds = (performance.now() - started) / 1000;
+    summary.rows_per_second = summary.seconds > 0 ? summary.rows_read / summary.seconds : 0;
+    summary.exit_code = exitCode;
+    if (error) summary.error = error.message;
+    return { exitCode, summary, error };
+  };
+  try {
+    await run(options, summary, {
+      setDb: (d) => (db = d),
+      setSource: (s) => (source = s),
+      setRejects: (r) => (rejects = r),
+    });
+    const result = finish(EXIT_OK);
+    log.info("done: {rows_read} read, {rows_loaded} loaded, {rows_rejected} rejected", {
+      ...result.summary,
+    });
+    return result;
+  } catch (err) {
+    const error = err instanceof Error ? err : new Error(String(err));
+    const code = exitCodeOf(error);
+    log.error("ingest of {file} failed: {error}", { file: options.file, ...errorFields(error) });
+    const result = finish(code, error);
+    log.info("summary: {rows_read} read, {rows_loaded} loaded, {rows_rejected} rejected", {
+      ...result.summary,
+    });
+    return result;
+  } finally {
+    (source as CsvSource | undefined)?.close();
+    (rejects as RejectsWriter | undefined)?.close();
+    if (db && db !== options.db) await (db as Database).close().catch(() => {});
+  }
+}
+
+async function run(
+  options: IngestOptions,
+  summary: IngestSummary,
+  hold: {
+    setDb(db: Database): void;
+    setSource(s: CsvSource): void;
+    setRejects(r: RejectsWriter): void;
+  },
+): Promise<void> {
+  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new UsageError(`--batch-size must be a whole number, 1 or more, got "${batchSize}"`);
+  }
+  if (options.resume && options.replace) {
+    throw new UsageError("--resume and --replace exclude each other; give one");
+  }
+  if (options.table !== undefined) quoteTable(options.table);
+  let schema = options.schema ??
+    (options.schemaFile ? await readSchemaFile(options.schemaFile) : undefined);
+  if (options.schema) schema = parseSchema(options.schema);
+
+  const source = await CsvSource.open({
+    path: options.file,
+    encoding: options.encoding,
+    delimiter: options.delimiter,
+  });
+  hold.setSource(source);
+  const print = await fingerprint(options.file, source.size);
+  const dryRun = options.dryRun === true;
+
+  let db = options.db;
+  if (!dryRun && !db) {
+    db = await openDatabase({
+      databaseUrl: options.databaseUrl,
+      dataDir: options.dataDir ?? "./data",
+      poolSize: 2,
+      queryTimeoutMs: 0,
+    });
+    hold.setDb(db);
+    await migrate(db);
+  }
+
+  const table = options.table ?? schema?.table ?? DEFAULT_TABLE;
+  summary.table = table;
+  quoteTable(table);
+  const key = { table, fingerprint: print };
+  const state = db ? await findLoad(db, key) : undefined;
+  if (state && !options.resume && !options.replace) {
+    throw new UsageError(
+      `"${options.file}" is already recorded as loaded into "${table}" (${state.status}, ${state.rowsLoaded} rows, ${state.rowsRejected} rejected): use --resume to continue it or --replace to truncate the table and load again`,
+    );
+  }
+  const resuming = options.resume === true && state !== undefined;
+  if (resuming && !schema) schema = parseSchema(state.schema, "the schema recorded for this load");
+  if (!schema) {
+    schema = await inferFile({
+      file: options.file,
+      table,
+      encoding: options.encoding,
+      delimiter: source.delimiter,
+      sample: options.sample,
+    });
+  }
+  schema = { ...schema, table };
+  const positions = resolveColumns(schema, source.header);
+  const transformer = new RowTransformer({
+    schema,
+    positions,
+    headerLength: source.header.length,
+  });
+  const copySql = copyStatement(table, schema);
+  const rejectsPath = options.rejectsPath ?? defaultRejectsPath(options.file);
+  summary.rejects_file = rejectsPath;
+
+  log.info("ingest {file} ({size} bytes) into {table}", {
+    file: options.file,
+    size: source.size,
+    table,
+    delimiter: source.delimiter,
+    encoding: source.encoding,
+    schema,
+    batchSize,
+    dryRun,
+    resume: resuming,
+    backend: db?.label,
+  });
+
+  let committed: LoadProgress = {
+    recordsDone: 0,
+    lastLine: 1,
+    rowsLoaded: 0,
+    rowsRejected: 0,
+    rejectedByReason: {},
+    defaulted: {},
+    rejectsBytes: 0,
+    batches: 0,
+  };
+  if (db) {
+    await prepareTable(db, { table, schema });
+    if (resuming && state.status === "complete") {
+      log.info("the load of {file} into {table} is already complete", {
+        file: options.file,
+        table,
+      });
+      summary.total_rows_loaded = state.rowsLoaded;
+      summary.total_rows_rejected = state.rowsRejected;
+      summary.resumed_after_records = state.recordsDone;
+      return;
+    }
+    if (resuming) {
+      committed = { ...state };
+      summary.resumed_after_records = state.recordsDone;
+      log.info("resuming after record {records} (line {line})", {
+        records: state.recordsDone,
+        line: state.lastLine,
+      });
+    } else {
+      const fresh = { ...key, filePath: options.file, fileSize: source.size, schema, rejectsPath };
+      await db.transaction(async (tx) => {
+        if (options.replace) {
+          await tx.exec(`TRUNCATE ${quoteTable(table)}`);
+          await forgetLoads(tx, table);
+        }
+        await startLoad(tx, fresh);
+      });
+    }
+  }
+
+  const rejects = await RejectsWriter.open({
+    path: rejectsPath,
+    header: source.header,
+    delimiter: source.delimiter,
+    resumeAt: resuming ? committed.rejectsBytes : undefined,
+  });
+  hold.setRejects(rejects);
+
+  // --- the pipeline: records → batches → a queue of one → commit ---------------------------
+  let skip = committed.recordsDone;
+  let cur = newBatch();
+  const ready: Batch[] = [];
+  let inflight: Promise<void> | undefined;
+  let failure: unknown;
+  let read = 0;
+  const sealed = () => {
+    cur.defaulted = transformer.defaulted();
+    ready.push(cur);
+    cur = newBatch();
+  };
+
+  const onRecord = (fields: string[], line: number, flags: number) => {
+    if (skip > 0) {
+      skip--;
+      return;
+    }
+    const b = cur;
+    b.records++;
+    b.lastLine = line;
+    const text = flags & UNTERMINATED_QUOTE ? undefined : transformer.apply(fields);
+    if (text === undefined) {
+      if (flags & UNTERMINATED_QUOTE) {
+        b.rejects.push({
+          fields,
+          line,
+          reason: "unterminated quoted field (the file ends inside quotes)",
+          key: "unterminated quoted field",
+        });
+      } else {
+        b.rejects.push({ fields, line, reason: transformer.reason, key: transformer.reasonKey });
+      }
+    } else {
+      b.text += text;
+      b.rows.push(fields);
+      b.lines.push(line);
+    }
+    if (b.records >= batchSize) sealed();
+  };
+
+  const limit = options.maxRejects;
+  const checkLimit = (rejected: number, recordsRead: number) => {
+    if (!limit) return;
+    const over = "count" in limit ? rejected > limit.count : rejected > limit.ratio * recordsRead;
+    if (over) {
+      throw new LoadError(
+        `too many rejects: ${rejected} of ${recordsRead} rows rejected, more than --max-rejects ${
+          "count" in limit ? limit.count : limit.ratio
+        } allows (see ${rejectsPath})`,
+      );
+    }
+  };
+
+  const commit = async (batch: Batch): Promise<void> => {
+    const reasons: Record<string, number> = {};
+    for (const r of batch.rejects) {
+      rejects.add(r.fields, r.line, r.reason);
+      reasons[r.key] = (reasons[r.key] ?? 0) + 1;
+    }
+    const next = (refusedCount: number): LoadProgress => ({
+      recordsDone: committed.recordsDone + batch.records,
+      lastLine: batch.lastLine || committed.lastLine,
+      rowsLoaded: committed.rowsLoaded + batch.rows.length - refusedCount,
+      rowsRejected: committed.rowsRejected + batch.rejects.length + refusedCount,
+      rejectedByReason: (() => {
+        const all = { ...committed.rejectedByReason };
+        addCounts(all, reasons);
+        return all;
+      })(),
+      defaulted: batch.defaulted,
+      rejectsBytes: 0,
+      batches: committed.batches + 1,
+    });
+    let progress: LoadProgress;
+    const finalizeRejects = async (refusedCount: number): Promise<LoadProgress> => {
+      const p = next(refusedCount);
+      try {
+        // Across all runs of this load, as the state counts them.
+        checkLimit(p.rowsRejected, p.recordsDone);
+      } finally {
+        // Written even when the limit stops the load, for the user to look at; not committed,
+        // so a resume truncates them away and writes them once.
+        p.rejectsBytes = await rejects.flush();
+      }
+      return p;
+    };
+    if (db && !dryRun) {
+      const d = db;
+      await loadBatch(d, {
+        copySql,
+        text: batch.text,
+        rows: batch.rows.length,
+        rowText: (i) => transformer.apply(batch.rows[i]) ?? "",
+        finalize: async (tx, refused) => {
+          for (const r of refused) {
+            const reason = `database refused: ${r.message}`;
+            rejects.add(batch.rows[r.index], batch.lines[r.index], reason);
+            const key = `database refused: ${r.message.replace(/"[^"]*"/g, '"…"')}`;
+            reasons[key] = (reasons[key] ?? 0) + 1;
+          }
+          progress = await finalizeRejects(refused.length);
+          await saveProgress(tx, key, progress, batch.final);
+        },
+      });
+    } else {
+      progress = await finalizeRejects(0);
+    }
+    const before = committed;
+    committed = progress!;
+    summary.rows_read += batch.records;
+    summary.rows_loaded = committed.rowsLoaded - (resuming ? state!.rowsLoaded : 0);
+    summary.rows_rejected = committed.rowsRejected - (resuming ? state!.rowsRejected : 0);
+    addCounts(summary.rejected_by_reason, reasons);
+    summary.defaulted = batch.defaulted;
+    summary.batches++;
+    summary.total_rows_loaded = committed.rowsLoaded;
+    summary.total_rows_rejected = committed.rowsRejected;
+    log.debug(
+      "batch {batch} committed: {records} records, {loaded} loaded, {rejected} rejected, up to line {line}",
+      {
+        batch: committed.batches,
+        records: batch.records,
+        loaded: progress!.rowsLoaded - before.rowsLoaded,
+        rejected: progress!.rowsRejected - before.rowsRejected,
+        line: batch.lastLine,
+      },
+    );
+  };
+
+  const submit = async (batch: Batch): Promise<void> => {
+    if (inflight) await inflight;
+    if (failure) throw failure;
+    // Not awaited: the next batch is parsed and transformed while this one is in COPY.
+    inflight = commit(batch).catch((err) => {
+      failure = err;
+    });
+  };
+
+  const interval = options.progressIntervalMs ?? 2000;
+  let lastProgress = performance.now();
+  const t0 = performance.now();
+  const report = () => {
+    const p: Progress = {
+      bytesRead: source.bytesRead,
+      bytesTotal: source.size,
+      rowsRead: read,
+      rowsLoaded: summary.rows_loaded,
+      rowsRejected: summary.rows_rejected,
+      seconds: (performance.now() - t0) / 1000,
+    };
+    log.info("progress: {rowsRead} rows read, {rowsLoaded} loaded, {rowsRejected} rejected", {
+      ...p,
+    });
+    options.onProgress?.(p);
+  };
+
+  try {
+    await source.stream(onRecord, async () => {
+      while (ready.length) {
+        const b = ready.shift()!;
+        read += b.records;
+        await submit(b);
+      }
+      if (failure) throw failure;
+      if (performance.now() - lastProgress >= interval) {
+        lastProgress = performance.now();
+        report();
+      }
+    });
+    for (const b of ready) {
+      read += b.records;
+      await submit(b);
+    }
+    cur.final = true;
+    cur.defaulted = transformer.defaulted();
+    read += cur.records;
+    await submit(cur);
+    if (inflight) await inflight;
+    if (failure) throw failure;
+  } catch (err) {
+    // Let the batch in COPY finish (or fail) before reporting: its outcome is part of the state.
+    if (inflight) await inflight;
+    throw err;
+  }
+  summary.defaulted = transformer.defaulted();
+  if (options.onProgress) report();
+}

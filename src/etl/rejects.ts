@@ -1,0 +1,126 @@
+/**
+ * The rejects file: a CSV with the input's columns (its header, its delimiter) plus `_line` and
+ * `_reason`. Rejects are buffered per batch and written, then synced, just before the batch's
+ * commit; the load state records the file's length with the batch, and a resume truncates the
+ * file back to that length. So each rejected record is in the file exactly once, across any
+ * number of crashes.
+ *
+ * @example
+ * ```ts
+ * const w = await RejectsWriter.open({ path: "in.rejects.csv", header: ["a"], delimiter: "," });
+ * w.add(["12x"], 2, 'a: not an integer: "12x"');
+ * const committedBytes = await w.flush();
+ * w.close();
+ * ```
+ */
+import { LoadError } from "./errors.ts";
+
+/** Options for {@linkcode RejectsWriter.open}. */
+export interface RejectsOptions {
+  path: string;
+  header: readonly string[];
+  delimiter: string;
+  /** Resume: keep the file up to this many bytes (the committed part) and append after it. */
+  resumeAt?: number;
+}
+
+const encoder = new TextEncoder();
+
+/** Quotes one CSV field when it needs it (RFC 4180). */
+export function csvField(value: string, delimiter: string): string {
+  if (
+    value.includes(delimiter) || value.includes('"') || value.includes("\n") ||
+    value.includes("\r")
+  ) {
+    return `"${value.replaceAll('"', '""')}"`;
+  }
+  return value;
+}
+
+/** See the module documentation. */
+export class RejectsWriter {
+  readonly path: string;
+  readonly #file: Deno.FsFile;
+  readonly #delimiter: string;
+  #buffer: string[] = [];
+  #offset: number;
+  /** Rejected records written or buffered by this writer. */
+  count = 0;
+
+  private constructor(path: string, file: Deno.FsFile, delimiter: string, offset: number) {
+    this.path = path;
+    this.#file = file;
+    this.#delimiter = delimiter;
+    this.#offset = offset;
+  }
+
+  /** Opens (creating or truncating) the file; writes the header when the file starts empty. */
+  static async open(options: RejectsOptions): Promise<RejectsWriter> {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(options.path, { read: true, write: true, create: true });
+    } catch (err) {
+      throw new LoadError(
+        `cannot write the rejects file "${options.path}": ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    const size = (await file.stat()).size;
+    // A fresh load starts the file over; a resume keeps exactly the committed part.
+    let offset = options.resumeAt === undefined ? 0 : Math.min(options.resumeAt, size);
+    if (size !== offset) await file.truncate(offset);
+    await file.seek(offset, Deno.SeekMode.Start);
+    const w = new RejectsWriter(options.path, file, options.delimiter, offset);
+    if (offset === 0) {
+      w.#buffer.push(
+        [...options.header, "_line", "_reason"].map((h) => csvField(h, options.delimiter)).join(
+          options.delimiter,
+        ) + "\n",
+      );
+      offset = await w.flush();
+    }
+    return w;
+  }
+
+  /** Bytes of the file written so far. */
+  get offset(): number {
+    return this.#offset;
+  }
+
+  /** Buffers one rejected record: its fields unchanged, its line and the reason. */
+  add(fields: readonly string[], line: number, reason: string): void {
+    const d = this.#delimiter;
+    let out = "";
+    for (let i = 0; i < fields.length; i++) out += csvField(fields[i], d) + d;
+    this.#buffer.push(out + line + d + csvField(reason, d) + "\n");
+    this.count++;
+  }
+
+  /** Records buffered and not yet written. */
+  get pending(): number {
+    return this.#buffer.length;
+  }
+
+  /** Writes what is buffered and syncs it to disk; returns the file's new length. */
+  async flush(): Promise<number> {
+    if (this.#buffer.length === 0) return this.#offset;
+    const bytes = encoder.encode(this.#buffer.join(""));
+    this.#buffer = [];
+    let done = 0;
+    while (done < bytes.length) done += await this.#file.write(bytes.subarray(done));
+    // The batch commits right after; its rejects must not be lost by a crash after that.
+    await this.#file.syncData();
+    this.#offset += bytes.length;
+    return this.#offset;
+  }
+
+  close(): void {
+    try {
+      this.#file.close();
+    } catch {
+      // already closed
+    }
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * What the loader tells people: the end-of-load summary (text for stdout, JSON for
+ * `--summary-json`) and the one-line progress display for a terminal.
+ *
+ * @example
+ * ```ts
+ * console.log(formatSummary(summary));
+ * ```
+ */
+
+/** The end-of-load summary; the same object is written by `--summary-json`. */
+export interface IngestSummary {
+  file: string;
+  table: string;
+  dry_run: boolean;
+  /** Records skipped because an earlier run committed them (a resume). */
+  resumed_after_records: number;
+  /** Data records read by this run (the header not counted). */
+  rows_read: number;
+  rows_loaded: number;
+  rows_rejected: number;
+  /** Rejected rows per reason (column and kind, without the value). */
+  rejected_by_reason: Record<string, number>;
+  /** Missing values that became their column's default, per column. */
+  defaulted: Record<string, number>;
+  batches: number;
+  seconds: number;
+  rows_per_second: number;
+  rejects_file: string;
+  /** Across every run of this load (equal to the above unless resumed). */
+  total_rows_loaded: number;
+  total_rows_rejected: number;
+  exit_code: number;
+  /** Why the load stopped, when it did. */
+  error?: string;
+}
+
+/** Progress as reported every few seconds. */
+export interface Progress {
+  bytesRead: number;
+  bytesTotal: number;
+  rowsRead: number;
+  rowsLoaded: number;
+  rowsRejected: number;
+  seconds: number;
+}
+
+function num(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+/** The summary as aligned text lines. */
+export function formatSummary(s: IngestSummary): string {
+  const lines: string[] = [];
+  const row = (label: string, value: string) => lines.push(`${label.padEnd(16)}${value}`);
+  row("file", s.file);
+  row("table", s.table + (s.dry_run ? " (dry run: nothing written)" : ""));
+  if (s.resumed_after_records > 0) {
+    row("resumed after", `${num(s.resumed_after_records)} records committed earlier`);
+  }
+  row("rows read", num(s.rows_read));
+  row("rows loaded", num(s.rows_loaded));
+  row("rows rejected", num(s.rows_rejected) + (s.rows_rejected ? `  (see ${s.rejects_file})` : ""));
+  const reasons = Object.entries(s.rejected_by_reason).sort((a, b) => b[1] - a[1]);
+  for (const [reason, n] of reasons) lines.push(`  ${num(n).padStart(12)}  ${reason}`);
+  const defaulted = Object.entries(s.defaulted);
+  if (defaulted.length) {
+    row("defaulted", defaulted.map(([c, n]) => `${c}: ${num(n)}`).join(", "));
+  }
+  if (s.resumed_after_records > 0) {
+    row("total loaded", `${num(s.total_rows_loaded)} (all runs)`);
+    row("total rejected", `${num(s.total_rows_rejected)} (all runs)`);
+  }
+  row("seconds", s.seconds.toFixed(2));
+  row("rows/s", num(Math.round(s.rows_per_second)));
+  if (s.error) row("stopped", s.error);
+  return lines.join("\n");
+}
+
+/** One progress line: percent of bytes, rows/s, ETA. */
+export function formatProgress(p: Progress): string {
+  const frac = p.bytesTotal > 0 ? Math.min(1, p.bytesRead / p.bytesTotal) : 1;
+  const rate = p.seconds > 0 ? p.rowsRead / p.seconds : 0;
+  const eta = frac > 0 && frac < 1 ? (p.seconds / frac) * (1 - frac) : 0;
+  return `${(frac * 100).toFixed(1).padStart(5)}%  ${num(p.rowsRead)} rows  ${
+    num(Math.round(rate))
+  } rows/s  ${num(p.rowsRejected)} rejected  ETA ${eta.toFixed(0)}s`;
+}
