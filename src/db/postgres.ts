@@ -89,12 +89,18 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   });
   // An idle client whose server went away emits here; without a listener the process dies.
   pool.on("error", () => {});
+  // Once per client, not per checkout: listeners added on every checkout pile up on reused clients.
+  pool.on("connect", (client) => client.on("error", () => {}));
+  let closed = false;
+  // A closed pool is as gone as a stopped server: say so in the same way (503, not 500).
+  const open = () => {
+    if (closed) throw new DatabaseUnavailableError(`The connection pool to ${label} is closed`);
+  };
 
   const connect = async (): Promise<pg.PoolClient> => {
+    open();
     try {
-      const client = await pool.connect();
-      client.on("error", () => {});
-      return client;
+      return await pool.connect();
     } catch (err) {
       unavailable(label, err);
     }
@@ -109,6 +115,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     kind: "postgres",
     label,
     async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
+      open();
       try {
         return (await pool.query(sql, params as unknown[])).rows as T[];
       } catch (err) {
@@ -116,6 +123,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
       }
     },
     async exec(sql: string): Promise<void> {
+      open();
       try {
         await pool.query(sql);
       } catch (err) {
@@ -152,6 +160,8 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
       await db.query("SELECT 1");
     },
     async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
       await pool.end();
     },
   };
