@@ -7,6 +7,7 @@
 import {
   API_PROTOCOL,
   getTasksScript,
+  getTasksSplitScript,
   POST_BODY,
   postTaskScript,
   type Protocol,
@@ -49,6 +50,8 @@ export interface ApiFigures {
   scenarios: ScenarioFigures[];
   protocol: Protocol;
   notes: string[];
+  /** What one request costs the database, counted from its statistics (see dbWorkPerRequest). */
+  dbWork?: string;
 }
 
 /** The scenarios, in their first-round order. */
@@ -57,6 +60,10 @@ export const SCENARIOS = [
   { id: "pgbench_get_extended", label: "pgbench, same SQL, extended (= node-postgres)" },
   { id: "pgbench_get_simple", label: "pgbench, same SQL, simple protocol" },
   { id: "pgbench_get_prepared", label: "pgbench, same SQL, prepared" },
+  {
+    id: "pgbench_get_split_extended",
+    label: "pgbench, page + separate `count(*)` (not the API's SQL), extended",
+  },
   { id: "bare_get", label: "bare Deno.serve + Hono route (no auth, no DB)" },
   { id: "api_post", label: "API `POST /tasks`", needsApi: true },
   { id: "pgbench_post_extended", label: "pgbench, same INSERT, extended (= node-postgres)" },
@@ -64,6 +71,18 @@ export const SCENARIOS = [
   { id: "pgbench_post_prepared", label: "pgbench, same INSERT, prepared" },
   { id: "api_login", label: "API `POST /login` (argon2id-bound)", needsApi: true },
 ] as const;
+
+/** PostgreSQL's own background processes, shared by every database. */
+const POSTGRES_AUX = [
+  "checkpointer",
+  "background writer",
+  "walwriter",
+  "autovacuum",
+  "logical replication",
+  "stats collector",
+  "main ", // the postmaster: "/usr/lib/postgresql/15/bin/postgres -D ..." has no database name
+  "-D ",
+];
 
 /** A free TCP port on 127.0.0.1. */
 function freePort(): number {
@@ -177,6 +196,53 @@ async function userWithToken(
   return { id, token };
 }
 
+/**
+ * Counts what one `GET /tasks` and one `POST /tasks` cost the database, from pg_stat_database and
+ * pg_stat_user_tables around 200 sequential requests of each, to check that the pgbench scripts
+ * run the same statements. Idle backends flush their statistics within 10 s, hence the wait.
+ */
+async function dbWorkPerRequest(
+  db: string,
+  base: string,
+  getUrl: string,
+  getToken: string,
+  postToken: string,
+): Promise<string> {
+  const snap = async () => {
+    const row = (await psql(
+      db,
+      `SELECT d.xact_commit + d.xact_rollback, t.idx_scan, t.seq_scan, t.n_tup_ins, ` +
+        `u.idx_scan + u.seq_scan, t.idx_tup_fetch ` +
+        `FROM pg_stat_database d, pg_stat_user_tables t, pg_stat_user_tables u ` +
+        `WHERE d.datname = current_database() AND t.relname = 'tasks' AND u.relname = 'users'`,
+    )).trim().split("|").map(Number);
+    return row;
+  };
+  const n = 200;
+  const before = await snap();
+  for (let i = 0; i < n; i++) {
+    const r = await fetch(base + getUrl, { headers: { Authorization: `Bearer ${getToken}` } });
+    await r.body?.cancel();
+  }
+  for (let i = 0; i < n; i++) {
+    const r = await fetch(base + "/tasks", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${postToken}`, "Content-Type": "application/json" },
+      body: JSON.stringify(POST_BODY),
+    });
+    await r.body?.cancel();
+  }
+  await sleep(11_000);
+  const after = await snap();
+  const d = after.map((v, i) => (v - before[i]) / (2 * n));
+  return `per request, mean of ${n} GET + ${n} POST: ${d[0].toFixed(2)} transactions, ` +
+    `${d[1].toFixed(2)} index scans and ${d[2].toFixed(2)} seq scans of tasks, ${
+      d[4].toFixed(2)
+    } ` +
+    `scans of users, ${d[3].toFixed(2)} rows inserted (the pgbench scripts: 1.00, 0.50, 0.00, ` +
+    `0.50 (the foreign-key check of the INSERT), 0.50)`;
+}
+
 /** Runs pgbench once with a script and returns its figures with latency percentiles from its log. */
 export async function runPgbench(options: {
   db: string;
@@ -214,7 +280,7 @@ export async function runPgbench(options: {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const sampler = new CpuSampler([...options.cpuRoles, { name: "loadgen", rootPids: [child.pid] }]);
+  const sampler = new CpuSampler([{ name: "loadgen", rootPids: [child.pid] }, ...options.cpuRoles]);
   sampler.start();
   const out = await child.output();
   const cpu = sampler.stop();
@@ -279,6 +345,7 @@ export async function apiBench(o: ApiBenchOptions): Promise<ApiFigures> {
   const secret = Array.from(crypto.getRandomValues(new Uint8Array(32)))
     .map((b) => b.toString(16).padStart(2, "0")).join("");
   let api: Server | undefined;
+  let dbWork: string | undefined;
   let getUser = { id: 0, token: "" };
   let postUser = { id: 0, token: "" };
   const loginUser = { username: "benchlogin", password: "bench-password-123" };
@@ -349,12 +416,17 @@ export async function apiBench(o: ApiBenchOptions): Promise<ApiFigures> {
             `X-Total-Count ${total} (expected 200, 10, ${o.tasks})`,
         );
       }
+      dbWork = await dbWorkPerRequest(o.db, api.base, getUrl, getUser.token, postUser.token);
+      o.log(`  database work per request: ${dbWork}`);
     }
 
     const roles = [
       ...(api ? [{ name: "server", rootPids: [api.pid] }] : []),
       { name: "bare", rootPids: [bare.pid] },
-      { name: "postgres", comm: "postgres" },
+      // This database's backends and the shared background processes; other databases' backends
+      // (someone else's tests on a shared machine) count as "postgres (other dbs)".
+      { name: "postgres", comm: "postgres", cmdline: [` ${o.db} `, ...POSTGRES_AUX] },
+      { name: "postgres (other dbs)", comm: "postgres" },
       { name: "harness", rootPids: [Deno.pid] },
     ];
     const wrkBase = { connections: o.connections, durationSec: o.durationSec, outDir: o.outDir };
@@ -379,6 +451,7 @@ export async function apiBench(o: ApiBenchOptions): Promise<ApiFigures> {
       pgbench_get_extended: pgb(getTasksScript(getUser.id), "extended"),
       pgbench_get_simple: pgb(getTasksScript(getUser.id), "simple"),
       pgbench_get_prepared: pgb(getTasksScript(getUser.id), "prepared"),
+      pgbench_get_split_extended: pgb(getTasksSplitScript(getUser.id), "extended"),
       bare_get: () => runWrk({ ...wrkBase, url: bare.base + "/tasks", cpuRoles: roles }),
       api_post: () =>
         runWrk({

@@ -31,6 +31,22 @@ export function getTasksScript(userId: number): string {
   ].join("\n");
 }
 
+/**
+ * Not what the API runs: the same page without the window, and the total from a separate
+ * `count(*)` (an index-only scan), for comparison with the single statement's cost in the database.
+ */
+export function getTasksSplitScript(userId: number): string {
+  return [
+    `\\set uid ${userId}`,
+    `\\set lim 10`,
+    `\\set off 0`,
+    `SELECT id, title, description, status, created_at, updated_at ` +
+    `FROM tasks WHERE user_id = :uid ORDER BY id LIMIT :lim OFFSET :off;`,
+    `SELECT count(*)::int AS total FROM tasks WHERE user_id = :uid;`,
+    "",
+  ].join("\n");
+}
+
 /** The JSON body the load generator posts, and the same values as SQL literals below. */
 export const POST_BODY = { title: "Benchmark task", description: "Created by the benchmark" };
 

@@ -85,10 +85,10 @@ export async function runWrk(options: LoadOptions): Promise<LoadResult> {
     options.url,
   ];
   const child = new Deno.Command(wrk, { args, stdout: "piped", stderr: "piped" }).spawn();
-  const sampler = new CpuSampler([...(options.cpuRoles ?? []), {
-    name: "loadgen",
-    rootPids: [child.pid],
-  }]);
+  const sampler = new CpuSampler([
+    { name: "loadgen", rootPids: [child.pid] },
+    ...(options.cpuRoles ?? []),
+  ]);
   sampler.start();
   const out = await child.output();
   const cpu = sampler.stop();
@@ -147,10 +147,10 @@ export async function runAutocannon(options: LoadOptions): Promise<LoadResult> {
   if (options.body !== undefined) args.push("-b", options.body);
   args.push(options.url);
   const child = new Deno.Command("node", { args, stdout: "piped", stderr: "piped" }).spawn();
-  const sampler = new CpuSampler([...(options.cpuRoles ?? []), {
-    name: "loadgen",
-    rootPids: [child.pid],
-  }]);
+  const sampler = new CpuSampler([
+    { name: "loadgen", rootPids: [child.pid] },
+    ...(options.cpuRoles ?? []),
+  ]);
   sampler.start();
   const out = await child.output();
   const cpu = sampler.stop();

@@ -174,8 +174,10 @@ export interface CpuRole {
   name: string;
   /** Processes whose PID or any ancestor's PID is in here. */
   rootPids?: number[];
-  /** Or processes whose `comm` equals this (e.g. "postgres"). */
+  /** Or processes whose `comm` equals this (e.g. "postgres")... */
   comm?: string;
+  /** ...and, if given, whose command line contains one of these (e.g. the database's name). */
+  cmdline?: string[];
 }
 
 /** Cores used per role over a sampled interval (1.0 = one core busy the whole time). */
@@ -220,7 +222,15 @@ export class CpuSampler {
 
   #classify(p: ProcSample, byPid: Map<number, ProcSample>): string {
     for (const role of this.#roles) {
-      if (role.comm && p.comm === role.comm) return role.name;
+      if (role.comm && p.comm === role.comm) {
+        if (!role.cmdline) return role.name;
+        let cmd = "";
+        try {
+          cmd = Deno.readTextFileSync(`/proc/${p.pid}/cmdline`).replaceAll("\0", " ");
+        } catch { /* gone */ }
+        if (role.cmdline.some((c) => cmd.includes(c))) return role.name;
+        continue;
+      }
       if (role.rootPids) {
         let cur: ProcSample | undefined = p;
         for (let depth = 0; cur && depth < 20; depth++) {

@@ -167,6 +167,7 @@ function apiTable(a: ApiFigures): string {
       ["API POST ÷ pgbench prepared", fmt(r("api_post", "pgbench_post_prepared"))],
     ]);
   }
+  if (a.dbWork) md += `\n\nDatabase work of the API, from PostgreSQL's statistics, ${a.dbWork}.`;
   md += "\n\nCPU split while each ran (cores, mean over rounds; `loadgen` is wrk or pgbench, " +
     "`harness` this script's own sampling):\n\n" +
     markdownTable(["scenario", "cores"], a.scenarios.map((s) => [s.id, fmtCpuSplit(s.cpu)]));
