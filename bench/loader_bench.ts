@@ -208,13 +208,21 @@ export async function loaderBench(o: LoaderBenchOptions): Promise<LoaderFigures>
       let seconds: number;
       let peak = NaN;
       let summary: Record<string, unknown> | undefined;
-      if (side === "copy") {
-        seconds = await runCopy(o, file.path, table);
-      } else {
-        const r = await runLoader(o, file.path, schemaPath, table);
-        seconds = r.run.seconds;
-        peak = r.run.peakRssMiB;
-        summary = r.summary;
+      try {
+        if (side === "copy") {
+          seconds = await runCopy(o, file.path, table);
+        } else {
+          const r = await runLoader(o, file.path, schemaPath, table);
+          seconds = r.run.seconds;
+          peak = r.run.peakRssMiB;
+          summary = r.summary;
+        }
+      } catch (err) {
+        const msg = (err as Error).message.slice(0, 400);
+        notes.push(`${table} failed: ${msg}`);
+        o.log(`  round ${rep} ${side} failed: ${msg}`);
+        await dropTable(o.db, table);
+        continue;
       }
       const loaded = await countRows(o.db, table);
       const expected = file.rows - file.defective;
@@ -275,7 +283,15 @@ export async function loaderBench(o: LoaderBenchOptions): Promise<LoaderFigures>
       const table = `loader_mem_${rows}`;
       await dropTable(o.db, table);
       await psql(o.db, "CHECKPOINT");
-      const r = await runLoader(o, f.path, schemaPath, table);
+      let r;
+      try {
+        r = await runLoader(o, f.path, schemaPath, table);
+      } catch (err) {
+        const msg = (err as Error).message.slice(0, 400);
+        notes.push(`${table} failed: ${msg}`);
+        o.log(`  memory ${rows} failed: ${msg}`);
+        continue;
+      }
       rssSource = r.run.rssSource;
       const loaded = await countRows(o.db, table);
       if (loaded !== rows) notes.push(`${table}: loaded ${loaded} rows, expected ${rows}`);
