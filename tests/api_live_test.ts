@@ -1,0 +1,259 @@
+/**
+ * The real server process (`main.ts`) over real sockets: graceful shutdown with a request body
+ * still arriving, the body limit on a chunked upload, and start-up failures.
+ */
+import assert from "node:assert/strict";
+import { TEST_DATABASE_URL, uniqueName } from "./db_helpers.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = { NO_COLOR: "1" };
+  for (const name of ["PATH", "HOME", "DENO_DIR", "TMPDIR"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+interface Server {
+  port: number;
+  child: Deno.ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts `main.ts` on a free port and waits until it listens. */
+async function startServer(): Promise<Server> {
+  const dataDir = await Deno.makeTempDir({ prefix: "taskapi-live-" });
+  const env = { ...baseEnv(), HOST: "127.0.0.1", PORT: "0", DATA_DIR: dataDir };
+  if (TEST_DATABASE_URL) {
+    Object.assign(env, { DATABASE_URL: TEST_DATABASE_URL, JWT_SECRET: "x".repeat(40) });
+  }
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN],
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  // Keep reading to the end, or a full pipe would block the server.
+  const drain = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  };
+  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
+  const deadline = Date.now() + 30_000;
+  let port = 0;
+  while (!port) {
+    const m = /Listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(text);
+    if (m) port = Number(m[1]);
+    else if (Date.now() > deadline) throw new Error(`server did not start:\n${text}`);
+    else await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    port,
+    child,
+    output: () => text,
+    async stop() {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await child.status;
+      await drained;
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** A chunked HTTP/1.1 request over a raw socket, so the test decides when each piece arrives. */
+class ChunkedRequest {
+  private constructor(readonly conn: Deno.Conn) {}
+
+  static async open(port: number, method: string, path: string): Promise<ChunkedRequest> {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const head = `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+      "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    await writeAll(conn, encoder.encode(head));
+    return new ChunkedRequest(conn);
+  }
+
+  async send(data: string | Uint8Array): Promise<void> {
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    await writeAll(conn(this), encoder.encode(`${bytes.length.toString(16)}\r\n`));
+    await writeAll(conn(this), bytes);
+    await writeAll(conn(this), encoder.encode("\r\n"));
+  }
+
+  async end(): Promise<void> {
+    await writeAll(this.conn, encoder.encode("0\r\n\r\n"));
+  }
+
+  /** Reads the answer: up to its Content-Length, or to the end of the connection. */
+  async response(): Promise<{ status: number; headers: string; body: string }> {
+    let data: Uint8Array = new Uint8Array(0);
+    const buf = new Uint8Array(64 * 1024);
+    for (;;) {
+      const text = decoder.decode(data);
+      const end = text.indexOf("\r\n\r\n");
+      if (end >= 0) {
+        const length = /content-length: *(\d+)/i.exec(text.slice(0, end));
+        // The server may keep the connection open while it waits for the rest of an upload.
+        if (length && encoder.encode(text.slice(end + 4)).length >= Number(length[1])) break;
+      }
+      let n: number | null;
+      try {
+        n = await this.conn.read(buf);
+      } catch {
+        break;
+      }
+      if (n === null) break;
+      data = concat([data, buf.slice(0, n)]);
+    }
+    try {
+      this.conn.close();
+    } catch { /* closed */ }
+    const text = decoder.decode(data);
+    const [head, ...rest] = text.split("\r\n\r\n");
+    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
+    let body = rest.join("\r\n\r\n");
+    if (/transfer-encoding: chunked/i.test(head)) body = dechunk(body);
+    return { status, headers: head, body };
+  }
+}
+
+const conn = (r: ChunkedRequest) => r.conn;
+
+async function writeAll(c: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await c.write(bytes.subarray(off));
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+function dechunk(body: string): string {
+  let out = "";
+  let rest = body;
+  for (;;) {
+    const nl = rest.indexOf("\r\n");
+    const size = parseInt(rest.slice(0, nl), 16);
+    if (!size) return out;
+    out += rest.slice(nl + 2, nl + 2 + size);
+    rest = rest.slice(nl + 2 + size + 2);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+Deno.test("live: SIGTERM lets a request whose body is still arriving finish, then exits 0", async () => {
+  const server = await startServer();
+  try {
+    const health = await fetch(`http://127.0.0.1:${server.port}/health`);
+    assert.equal(health.status, 200);
+    assert.equal(health.headers.get("X-Content-Type-Options"), "nosniff");
+    await health.body?.cancel();
+
+    const username = uniqueName("live");
+    const req = await ChunkedRequest.open(server.port, "POST", "/register");
+    await req.send(`{"username":"${username}",`);
+    await sleep(300);
+    const signalled = Date.now();
+    server.child.kill("SIGTERM");
+    await sleep(300);
+
+    // A new request while draining is answered 503, never served.
+    const late = await fetch(`http://127.0.0.1:${server.port}/tasks`);
+    assert.equal(late.status, 503);
+    assert.equal(late.headers.get("X-Content-Type-Options"), "nosniff");
+    assert.deepEqual(await late.json(), { message: "Server is shutting down" });
+
+    await req.send(`"password":"securepassword"}`);
+    await req.end();
+    const res = await req.response();
+    assert.equal(res.status, 201, server.output());
+    assert.deepEqual(JSON.parse(res.body), { message: "User created successfully" });
+
+    const status = await server.child.status;
+    assert.equal(status.code, 0, server.output());
+    assert.ok(Date.now() - signalled < 10_000);
+    assert.match(server.output(), /SIGTERM/);
+    // The log never shows the password.
+    assert.doesNotMatch(server.output(), /securepassword/);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("live: a chunked body over 1 MiB is a 413, without Content-Length", async () => {
+  const server = await startServer();
+  try {
+    const req = await ChunkedRequest.open(server.port, "POST", "/register");
+    const chunk = new Uint8Array(64 * 1024).fill(0x61);
+    try {
+      for (let sent = 0; sent <= 1024 * 1024; sent += chunk.length) await req.send(chunk);
+      await req.end();
+    } catch {
+      // The server may answer and close before the upload ends.
+    }
+    const res = await req.response();
+    assert.equal(res.status, 413, res.headers);
+    assert.match(res.headers, /x-content-type-options: nosniff/i);
+    assert.match(JSON.parse(res.body).message, /larger than 1048576 bytes/);
+
+    // SIGINT works like SIGTERM.
+    server.child.kill("SIGINT");
+    assert.equal((await server.child.status).code, 0);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("live: configuration errors are one line on stderr and exit 1", async () => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ PORT: "abc" }, /PORT must be a whole number, got "abc"/],
+    [{ JWT_SECRET: "short" }, /JWT_SECRET must be at least 32 bytes/],
+    [{ DATABASE_URL: "postgres://u@127.0.0.1:1/db" }, /JWT_SECRET is required/],
+  ];
+  await Promise.all(cases.map(async ([vars, message]) => {
+    const dataDir = await Deno.makeTempDir({ prefix: "taskapi-cfg-" });
+    try {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN],
+        env: { ...baseEnv(), DATA_DIR: dataDir, ...vars },
+        clearEnv: true,
+      }).output();
+      const stderr = decoder.decode(out.stderr).trim();
+      assert.equal(out.code, 1, stderr);
+      assert.match(stderr, message);
+      assert.equal(stderr.split("\n").length, 1, stderr);
+      assert.doesNotMatch(stderr, /short"|at \S+:\d+:\d+/, "no secret, no stack");
+    } finally {
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    }
+  }));
+});
+
+Deno.test("live: a database that cannot be reached at start is one line and exit 1", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN],
+    env: {
+      ...baseEnv(),
+      DATABASE_URL: "postgres://postgres@127.0.0.1:1/none",
+      JWT_SECRET: "x".repeat(40),
+    },
+    clearEnv: true,
+  }).output();
+  const stderr = decoder.decode(out.stderr).trim();
+  assert.equal(out.code, 1, stderr);
+  assert.match(stderr, /Database unavailable at 127\.0\.0\.1:1\/none/);
+});
