@@ -6,9 +6,9 @@
  *
  * @example
  * ```ts
- * const toInt = converterFor("integer");
- * toInt(" 42 "); // "42"
- * toInt("12x"); // { kind: "not an integer" }
+ * convertValue("integer", " 42 "); // "42"
+ * convertValue("integer", "12x"); // { kind: "not an integer" }
+ * convertValue("boolean", "Yes"); // "t"
  * ```
  */
 import type { ColumnType } from "./schema.ts";
@@ -19,8 +19,11 @@ export interface Invalid {
   readonly kind: string;
 }
 
-/** COPY text for a valid value, an {@linkcode Invalid} otherwise. */
-export type Converter = (raw: string) => string | Invalid;
+/**
+ * COPY text for a valid value, an {@linkcode Invalid} otherwise. `value` is the raw value
+ * trimmed (the caller trims once for the null check and the conversion); text uses `raw`.
+ */
+export type Converter = (value: string, raw: string) => string | Invalid;
 
 const NOT_INTEGER: Invalid = { kind: "not an integer" };
 const INT4_RANGE: Invalid = { kind: "out of range for integer" };
@@ -39,7 +42,8 @@ export function needsTrim(v: string): boolean {
     v.charCodeAt(0) === 0xa0 || v.charCodeAt(n - 1) === 0xa0);
 }
 
-function trimmed(v: string): string {
+/** `v` without surrounding whitespace, allocating only when there is some. */
+export function trimmed(v: string): string {
   return needsTrim(v) ? v.trim() : v;
 }
 
@@ -61,8 +65,7 @@ function exceeds(digits: string, limit: string): boolean {
 
 function integerConverter(max: string, min: string, range: Invalid): Converter {
   const maxLen = max.length;
-  return (raw) => {
-    const s = trimmed(raw);
+  return (s) => {
     const c0 = s.charCodeAt(0);
     const start = c0 === 45 || c0 === 43 ? 1 : 0;
     if (!isDigits(s, start)) return NOT_INTEGER;
@@ -77,13 +80,11 @@ function integerConverter(max: string, min: string, range: Invalid): Converter {
 
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
-const numericConverter: Converter = (raw) => {
-  const s = trimmed(raw);
+const numericConverter: Converter = (s) => {
   return DECIMAL.test(s) ? s : NOT_NUMBER;
 };
 
-const doubleConverter: Converter = (raw) => {
-  const s = trimmed(raw);
+const doubleConverter: Converter = (s) => {
   if (!DECIMAL.test(s)) return NOT_NUMBER;
   // Only an exponent can leave double's range.
   if (s.length > 15 || s.includes("e") || s.includes("E")) {
@@ -92,8 +93,7 @@ const doubleConverter: Converter = (raw) => {
   return s;
 };
 
-const booleanConverter: Converter = (raw) => {
-  const s = trimmed(raw);
+const booleanConverter: Converter = (s) => {
   if (s.length > 5) return NOT_BOOLEAN;
   switch (s.toLowerCase()) {
     case "t":
@@ -134,8 +134,7 @@ function checkDate(s: string): number {
   return 1;
 }
 
-const dateConverter: Converter = (raw) => {
-  const s = trimmed(raw);
+const dateConverter: Converter = (s) => {
   if (s.length !== 10) return NOT_DATE;
   const ok = checkDate(s);
   return ok === 1 ? s : ok === 0 ? NOT_DATE : BAD_DATE;
@@ -154,17 +153,15 @@ export function timestampOffset(s: string): boolean | undefined {
   return m[4] !== undefined || m[5] !== undefined;
 }
 
-function timestampConverter(withZone: boolean): Converter {
-  return (raw) => {
-    const s = trimmed(raw);
-    const offset = timestampOffset(s);
-    if (offset === undefined) return checkDate(s) === -1 ? BAD_DATE : NOT_TIMESTAMP;
-    // Without an offset a timestamptz is UTC by contract, not the session's time zone.
-    return withZone && !offset ? s + "Z" : s;
-  };
-}
+// A timestamptz without an offset is UTC by contract: the sink loads every batch with the
+// session's TimeZone set to UTC, so the text goes through unchanged.
+const timestampConverter: Converter = (s) => {
+  const offset = timestampOffset(s);
+  if (offset === undefined) return checkDate(s) === -1 ? BAD_DATE : NOT_TIMESTAMP;
+  return s;
+};
 
-const textConverter: Converter = copyEscape;
+const textConverter: Converter = (_value, raw) => copyEscape(raw);
 
 const CONVERTERS: Record<ColumnType, Converter> = {
   text: textConverter,
@@ -174,11 +171,16 @@ const CONVERTERS: Record<ColumnType, Converter> = {
   double: doubleConverter,
   boolean: booleanConverter,
   date: dateConverter,
-  timestamp: timestampConverter(false),
-  timestamptz: timestampConverter(true),
+  timestamp: timestampConverter,
+  timestamptz: timestampConverter,
 };
 
 /** The converter for a column type. */
 export function converterFor(type: ColumnType): Converter {
   return CONVERTERS[type];
+}
+
+/** Converts one raw value (trimming it first): the stage on its own, for tests and defaults. */
+export function convertValue(type: ColumnType, raw: string): string | Invalid {
+  return CONVERTERS[type](trimmed(raw), raw);
 }

@@ -45,9 +45,15 @@ const CR = 13;
 export class CsvParser {
   readonly #delim: string;
   readonly #delimCode: number;
-  readonly #onRecord: RecordHandler;
+  /** Where records go; may be replaced between pushes. */
+  onRecord: RecordHandler;
   readonly #maxRecordChars: number;
   #rest = "";
+  // The record being handed out, for rawRecord(): kept as offsets so that no slice is made
+  // unless someone asks.
+  #rawSource = "";
+  #rawStart = 0;
+  #rawEnd = 0;
   /** Physical line where the next record starts. */
   #line = 1;
 
@@ -57,7 +63,7 @@ export class CsvParser {
     }
     this.#delim = options.delimiter;
     this.#delimCode = options.delimiter.charCodeAt(0);
-    this.#onRecord = onRecord;
+    this.onRecord = onRecord;
     this.#maxRecordChars = options.maxRecordChars ?? 64 * 1024 * 1024;
   }
 
@@ -69,6 +75,14 @@ export class CsvParser {
   /** Text held back because its record is not complete yet. */
   get pending(): string {
     return this.#rest;
+  }
+
+  /**
+   * The text of the record being handed to the callback right now, as it stood in the input
+   * (line break included). Only valid during the callback.
+   */
+  rawRecord(): string {
+    return this.#rawSource.slice(this.#rawStart, this.#rawEnd);
   }
 
   /** Feeds the next chunk; complete records are handed to the callback before it returns. */
@@ -93,7 +107,8 @@ export class CsvParser {
     const len = s.length;
     const delim = this.#delim;
     const dc = this.#delimCode;
-    const onRecord = this.#onRecord;
+    const onRecord = this.onRecord;
+    this.#rawSource = s;
     let p = 0;
     let nl = -1; // cached position of the next LF at or after p (or len when none and final)
     let line = this.#line;
@@ -234,6 +249,8 @@ export class CsvParser {
         p = nl + 1;
         break;
       }
+      this.#rawStart = recStart;
+      this.#rawEnd = p > len ? len : p;
       onRecord(fields, line, flags);
       line += 1 + extraLines;
     }

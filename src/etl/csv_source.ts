@@ -94,6 +94,13 @@ function countNewlines(s: string): number {
   return n;
 }
 
+interface EarlyRecord {
+  fields: string[];
+  line: number;
+  flags: number;
+  raw: string;
+}
+
 /** See the module documentation. */
 export class CsvSource {
   /** The header's fields. */
@@ -108,9 +115,10 @@ export class CsvSource {
   #parser: CsvParser;
   #buf: Uint8Array;
   #bytesRead: number;
-  #early: { fields: string[]; line: number; flags: number }[];
+  #early: EarlyRecord[];
   #box: { handler: RecordHandler };
   #stopped = false;
+  #replayRaw: string | undefined;
   #done = false;
 
   private constructor(init: {
@@ -124,7 +132,7 @@ export class CsvSource {
     header: string[];
     delimiter: string;
     size: number;
-    early: { fields: string[]; line: number; flags: number }[];
+    early: EarlyRecord[];
     done: boolean;
     box: { handler: RecordHandler };
   }) {
@@ -169,9 +177,9 @@ export class CsvSource {
       throw new InputError(`cannot read "${path}": ${(err as Error).message}`);
     }
     const decoder = new TextDecoder(encoding, { fatal: true });
-    const buf = new Uint8Array(options.chunkSize ?? 1 << 20);
+    const buf = new Uint8Array(options.chunkSize ?? 1 << 16);
     let header: string[] | undefined;
-    const early: { fields: string[]; line: number; flags: number }[] = [];
+    const early: EarlyRecord[] = [];
     let parser: CsvParser | undefined;
     let delimiter = options.delimiter;
     let bytesRead = 0;
@@ -180,7 +188,7 @@ export class CsvSource {
     const box: { handler: RecordHandler } = {
       handler: (fields, line, flags) => {
         if (header === undefined) header = fields;
-        else early.push({ fields, line, flags });
+        else early.push({ fields, line, flags, raw: parser!.rawRecord() });
       },
     };
     const onRecord: RecordHandler = (fields, line, flags) => box.handler(fields, line, flags);
@@ -229,6 +237,11 @@ export class CsvSource {
     return source;
   }
 
+  /** The raw text of the record being handed out (see {@linkcode CsvParser.rawRecord}). */
+  rawRecord(): string {
+    return this.#replayRaw ?? this.#parser.rawRecord();
+  }
+
   /** Bytes read so far (for progress). */
   get bytesRead(): number {
     return this.#bytesRead;
@@ -251,10 +264,13 @@ export class CsvSource {
     // Records parsed along with the header come first.
     for (const r of this.#early) {
       if (this.#stopped) break;
+      this.#replayRaw = r.raw;
       onRecord(r.fields, r.line, r.flags);
     }
+    this.#replayRaw = undefined;
     this.#early = [];
     this.#box.handler = onRecord;
+    parser.onRecord = onRecord;
     try {
       if (afterChunk) await afterChunk(this.#bytesRead);
       while (!this.#done && !this.#stopped) {

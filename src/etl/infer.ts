@@ -10,7 +10,7 @@
  * // { table: "processed_data", columns: [{name: "zip", type: "text", ...}, {name: "age", type: "integer", ...}] }
  * ```
  */
-import { converterFor, timestampOffset } from "./convert.ts";
+import { convertValue, timestampOffset } from "./convert.ts";
 import { nullCheckFor } from "./transform.ts";
 import {
   type ColumnSpec,
@@ -59,8 +59,6 @@ export function inferType(values: readonly string[]): ColumnType {
   let int = true, decimal = true, exponent = false;
   let int4 = true, int8 = true;
   let date = true, ts = true, tsOffset = false;
-  const toInt4 = converterFor("integer");
-  const toInt8 = converterFor("bigint");
   for (const v of values) {
     if (bool) {
       const lower = v.length <= 5 ? v.toLowerCase() : "";
@@ -69,14 +67,14 @@ export function inferType(values: readonly string[]): ColumnType {
     }
     if (int && !INT_PLAIN.test(v)) int = false;
     if (int) {
-      if (int4 && typeof toInt4(v) !== "string") int4 = false;
-      if (int8 && typeof toInt8(v) !== "string") int8 = false;
+      if (int4 && typeof convertValue("integer", v) !== "string") int4 = false;
+      if (int8 && typeof convertValue("bigint", v) !== "string") int8 = false;
     }
     if (decimal) {
       if (!DECIMAL_PLAIN.test(v)) decimal = false;
       else if (/[eE]/.test(v)) exponent = true;
     }
-    if (date && (v.length !== 10 || typeof converterFor("date")(v) !== "string")) date = false;
+    if (date && (v.length !== 10 || typeof convertValue("date", v) !== "string")) date = false;
     if (ts) {
       const offset = timestampOffset(v);
       if (offset === undefined) ts = false;
@@ -114,7 +112,8 @@ export function inferSchema(options: InferOptions): Schema {
     for (const rec of sample) {
       if (rec.length !== header.length) continue;
       const v = rec[i];
-      if (!isNull(v)) values.push(v.trim());
+      const t = v.trim();
+      if (!isNull(t)) values.push(t);
     }
     const col: ColumnSpec = { name: names[i], source: h, type: inferType(values) };
     // The header alone cannot find a repeated or empty field.

@@ -133,11 +133,11 @@ export interface RefusedRow {
 export interface BatchLoad {
   copySql: string;
   /** All rows as one COPY text (the fast path). */
-  text: string;
+  text: string | Uint8Array;
   /** Number of rows in `text`. */
   rows: number;
   /** Row `i` alone as COPY text (only needed to isolate refused rows). */
-  rowText: (i: number) => string;
+  rowText: (i: number) => string | Uint8Array;
   /**
    * Runs in the batch's transaction after the rows are in: writes the rejects and the load
    * state. `refused` lists rows the database would not take.
@@ -173,6 +173,9 @@ function refusal(err: unknown): string {
   return (column ? `${column}: ` : "") + (e.message ?? String(err));
 }
 
+// Converters pass timestamps through unchanged; one without an offset must mean UTC.
+const UTC = "SET LOCAL TimeZone = 'UTC'";
+
 /**
  * Loads one batch in one transaction; returns the rows the database refused (already handed to
  * `finalize`). Connection errors propagate: the transaction rolls back and the caller stops.
@@ -181,6 +184,7 @@ export async function loadBatch(db: Database, batch: BatchLoad): Promise<Refused
   let copyError: unknown;
   try {
     await db.transaction(async (tx) => {
+      await tx.exec(UTC);
       if (batch.rows > 0) {
         try {
           await tx.copyFrom(batch.copySql, [batch.text]);
@@ -196,6 +200,7 @@ export async function loadBatch(db: Database, batch: BatchLoad): Promise<Refused
     if (err !== copyError || isUnavailable(err) || !isRowError(err)) throw err;
   }
   return await db.transaction(async (tx) => {
+    await tx.exec(UTC);
     const refused: RefusedRow[] = [];
     const all = Array.from({ length: batch.rows }, (_, i) => i);
     await isolate(tx, batch, all, refused, copyError);

@@ -11,8 +11,8 @@
  * t.apply(["4x", "yes"]); // undefined; t.reason === 'age: not an integer: "4x"'
  * ```
  */
-import { COPY_NULL } from "./copy_text.ts";
-import { type Converter, converterFor, type Invalid, needsTrim } from "./convert.ts";
+import { COPY_NULL, CopyBuffer } from "./copy_text.ts";
+import { type Converter, converterFor, convertValue, type Invalid, needsTrim } from "./convert.ts";
 import { UsageError } from "./errors.ts";
 import { DEFAULT_NULL_TOKENS, type Schema } from "./schema.ts";
 
@@ -20,23 +20,24 @@ import { DEFAULT_NULL_TOKENS, type Schema } from "./schema.ts";
 export type NullCheck = (raw: string) => boolean;
 
 /**
- * Builds the null-token test: tokens compare after trimming, case-sensitively. A length guard
- * comes first, since hashing long strings for a Set lookup is what costs time here.
+ * Builds the null-token test for already trimmed values: tokens compare case-sensitively. A
+ * length guard comes first, since hashing long strings for a Set lookup is what costs time.
  */
 export function nullCheckFor(tokens: readonly string[]): NullCheck {
   if (tokens.length === 0) return () => false;
-  const set = new Set(tokens);
-  const maxLen = Math.max(...tokens.map((t) => t.length));
+  const set = new Set(tokens.map((t) => t.trim()));
+  const maxLen = Math.max(...[...set].map((t) => t.length));
   const empty = set.has("");
-  return (raw) => {
-    let v = raw;
-    if (v.length > maxLen) {
-      if (!needsTrim(v)) return false;
-      v = v.trim();
-      if (v.length > maxLen) return false;
-    } else if (needsTrim(v)) v = v.trim();
-    return v.length === 0 ? empty : set.has(v);
-  };
+  // Most values (digits, letters) fail on their first character without a hash lookup.
+  const first = new Uint8Array(65536);
+  for (const t of set) if (t.length) first[t.charCodeAt(0)] = 1;
+  return (v) =>
+    v.length <= maxLen && (v.length === 0 ? empty : first[v.charCodeAt(0)] === 1 && set.has(v));
+}
+
+/** The null-token test on a raw (untrimmed) value, as the contract states it. */
+export function isNullToken(check: NullCheck, raw: string): boolean {
+  return check(needsTrim(raw) ? raw.trim() : raw);
 }
 
 /** Stage 2 is {@linkcode converterFor}; stage 3: what a missing value becomes (COPY text). */
@@ -46,7 +47,7 @@ export function defaultText(
   const d = column.default;
   if (d === undefined || d === null) return undefined;
   const raw = typeof d === "string" ? d : String(d);
-  const out = converterFor(column.type)(raw);
+  const out = convertValue(column.type, raw);
   if (typeof out !== "string") {
     throw new UsageError(
       `schema column "${column.name}": default ${JSON.stringify(d)} is ${out.kind}`,
@@ -86,6 +87,7 @@ export class RowTransformer {
   readonly #convert: Converter[];
   readonly #default: (string | undefined)[];
   readonly #required: boolean[];
+  readonly #isText: boolean[];
   readonly #names: string[];
   readonly #headerLength: number;
   readonly #defaultedCounts: number[];
@@ -107,47 +109,61 @@ export class RowTransformer {
     this.#convert = schema.columns.map((c) => converterFor(c.type));
     this.#default = schema.columns.map((c) => defaultText(c));
     this.#required = schema.columns.map((c) => c.required === true);
+    this.#isText = schema.columns.map((c) => c.type === "text");
     this.#defaultedCounts = schema.columns.map(() => 0);
   }
 
   /**
-   * Returns the record as one COPY text line (with its newline), or undefined when it is
-   * rejected, with {@linkcode reason} and {@linkcode reasonKey} set.
+   * Writes the record's COPY text line (values, tabs, the newline) into `out` and returns
+   * true; or leaves `out` as it was and returns false when the record is rejected, with
+   * {@linkcode reason} and {@linkcode reasonKey} set. Writing bytes straight into one buffer
+   * per batch is what keeps this loop from building millions of short-lived strings.
    */
-  apply(fields: readonly string[]): string | undefined {
+  applyTo(fields: readonly string[], out: CopyBuffer): boolean {
     if (fields.length !== this.#headerLength) {
       this.reasonKey = RAGGED;
       this.reason = `expected ${this.#headerLength} fields, found ${fields.length}`;
-      return undefined;
+      return false;
     }
     const n = this.#n;
+    const last = n - 1;
     const positions = this.#positions;
-    let out = "";
+    const start = out.pos;
     let nDefaulted = 0;
     for (let c = 0; c < n; c++) {
       const raw = fields[positions[c]];
-      let text: string;
-      if (this.#isNull[c](raw)) {
+      const v = needsTrim(raw) ? raw.trim() : raw;
+      if (this.#isNull[c](v)) {
         const d = this.#default[c];
         if (d !== undefined) {
-          text = d;
+          out.put(d);
           this.#defaultedNow[nDefaulted++] = c;
         } else if (this.#required[c]) {
+          out.pos = start;
           this.#fail(fields, c, MISSING_REQUIRED);
-          return undefined;
-        } else text = COPY_NULL;
+          return false;
+        } else out.put(COPY_NULL);
+      } else if (this.#isText[c]) {
+        out.putEscaped(raw);
       } else {
-        const r = this.#convert[c](raw);
+        const r = this.#convert[c](v, raw);
         if (typeof r !== "string") {
+          out.pos = start;
           this.#fail(fields, c, r);
-          return undefined;
+          return false;
         }
-        text = r;
+        out.put(r);
       }
-      out = c === 0 ? text : out + "\t" + text;
+      out.byte(c === last ? 10 : 9);
     }
     for (let i = 0; i < nDefaulted; i++) this.#defaultedCounts[this.#defaultedNow[i]]++;
-    return out + "\n";
+    return true;
+  }
+
+  /** The record as one COPY text line, or undefined when rejected (see {@linkcode applyTo}). */
+  apply(fields: readonly string[]): string | undefined {
+    const out = new CopyBuffer(256);
+    return this.applyTo(fields, out) ? new TextDecoder().decode(out.bytes()) : undefined;
   }
 
   /** Names every bad column of a rejected record; the first one is its counted reason. */
@@ -155,13 +171,14 @@ export class RowTransformer {
     const parts = [this.#describe(first, why, fields[this.#positions[first]])];
     for (let c = first + 1; c < this.#n; c++) {
       const raw = fields[this.#positions[c]];
-      if (this.#isNull[c](raw)) {
+      const v = needsTrim(raw) ? raw.trim() : raw;
+      if (this.#isNull[c](v)) {
         if (this.#default[c] === undefined && this.#required[c]) {
           parts.push(this.#describe(c, MISSING_REQUIRED, raw));
         }
         continue;
       }
-      const r = this.#convert[c](raw);
+      const r = this.#convert[c](v, raw);
       if (typeof r !== "string") parts.push(this.#describe(c, r, raw));
     }
     this.reasonKey = `${this.#names[first]}: ${why.kind}`;
