@@ -42,13 +42,21 @@ export class RejectsWriter {
   readonly path: string;
   readonly #file: Deno.FsFile;
   readonly #delimiter: string;
+  readonly #columns: number;
   #buffer: string[] = [];
   #offset: number;
   /** Rejected records written or buffered by this writer. */
   count = 0;
 
-  private constructor(path: string, file: Deno.FsFile, delimiter: string, offset: number) {
+  private constructor(
+    path: string,
+    file: Deno.FsFile,
+    delimiter: string,
+    offset: number,
+    columns: number,
+  ) {
     this.path = path;
+    this.#columns = columns;
     this.#file = file;
     this.#delimiter = delimiter;
     this.#offset = offset;
@@ -72,7 +80,13 @@ export class RejectsWriter {
     let offset = options.resumeAt === undefined ? 0 : Math.min(options.resumeAt, size);
     if (size !== offset) await file.truncate(offset);
     await file.seek(offset, Deno.SeekMode.Start);
-    const w = new RejectsWriter(options.path, file, options.delimiter, offset);
+    const w = new RejectsWriter(
+      options.path,
+      file,
+      options.delimiter,
+      offset,
+      options.header.length,
+    );
     if (offset === 0) {
       w.#buffer.push(
         [...options.header, "_line", "_reason"].map((h) => csvField(h, options.delimiter)).join(
@@ -89,11 +103,23 @@ export class RejectsWriter {
     return this.#offset;
   }
 
-  /** Buffers one rejected record: its fields unchanged, its line and the reason. */
+  /**
+   * Buffers one rejected record: its fields unchanged, its line and the reason. A record with
+   * the wrong number of fields is fitted to the header so that `_line` and `_reason` stay in
+   * their columns for any CSV reader: missing fields are empty, surplus fields are joined,
+   * with the delimiter, into the last column (their text kept whole).
+   */
   add(fields: readonly string[], line: number, reason: string): void {
     const d = this.#delimiter;
+    const n = this.#columns;
+    let row = fields;
+    if (fields.length !== n) {
+      row = fields.length < n
+        ? [...fields, ...Array(n - fields.length).fill("")]
+        : [...fields.slice(0, n - 1), fields.slice(n - 1).join(d)];
+    }
     let out = "";
-    for (let i = 0; i < fields.length; i++) out += csvField(fields[i], d) + d;
+    for (let i = 0; i < row.length; i++) out += csvField(row[i], d) + d;
     this.#buffer.push(out + line + d + csvField(reason, d) + "\n");
     this.count++;
   }
