@@ -29,6 +29,9 @@ export interface AppDeps {
 // A client's own X-Request-Id is kept when it is safe to echo and to log.
 const REQUEST_ID = /^[\w.-]{1,128}$/;
 
+// LogTape reads `{name}` as a placeholder; `{{` and `}}` are literal braces.
+const escapeBraces = (text: string) => text.replaceAll("{", "{{").replaceAll("}", "}}");
+
 /**
  * Builds the app. Serve it with `Deno.serve(app.fetch)`: the connection info Deno passes becomes
  * `c.env`, where the rate limits find the client's address.
@@ -57,14 +60,19 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     await next();
     c.res.headers.set("X-Request-Id", requestId);
     c.res.headers.set("X-Content-Type-Options", "nosniff");
-    // Never the headers or the body: they carry tokens and passwords.
-    log.info("{method} {path} {status} {ms} ms request_id={requestId} user_id={userId}", {
+    // Never the headers or the body: they carry tokens and passwords. The line is built here
+    // rather than from a template: this runs on every request, and templates inspect each value.
+    const ms = Math.round((performance.now() - start) * 10) / 10;
+    const userId = c.var.userId ?? "-";
+    const line = `${c.req.method} ${c.req.path} ${c.res.status} ${ms} ms ` +
+      `request_id=${requestId} user_id=${userId}`;
+    log.info(line.includes("{") || line.includes("}") ? escapeBraces(line) : line, {
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
-      ms: Math.round((performance.now() - start) * 10) / 10,
+      ms,
       requestId,
-      userId: c.var.userId ?? "-",
+      userId,
     });
   });
 

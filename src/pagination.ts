@@ -50,7 +50,7 @@ export function lastPage(total: number, perPage: number): number {
 
 /**
  * The `Link` header for page `page` of `total` items: `first` and `last` always, `prev` unless on
- * page 1, `next` unless on or past the last page. Other query parameters are kept.
+ * page 1, `next` unless on or past the last page. Other query parameters are kept, first.
  *
  * @example
  * ```ts
@@ -62,12 +62,12 @@ export function lastPage(total: number, perPage: number): number {
 export function linkHeader(url: URL, options: PageRequest & { total: number }): string {
   const { page, perPage, total } = options;
   const last = lastPage(total, perPage);
-  const link = (n: number, rel: string) => {
-    const u = new URL(url);
-    u.searchParams.set("page", String(n));
-    u.searchParams.set("per_page", String(perPage));
-    return `<${u.href}>; rel="${rel}"`;
-  };
+  // One URL parse per request, then plain strings: this runs on every GET /tasks.
+  const u = new URL(url);
+  u.searchParams.delete("page");
+  u.searchParams.delete("per_page");
+  const base = `${u.href}${u.search ? "&" : "?"}page=`;
+  const link = (n: number, rel: string) => `<${base}${n}&per_page=${perPage}>; rel="${rel}"`;
   const links = [link(1, "first")];
   if (page > 1) links.push(link(page - 1, "prev"));
   if (page < last) links.push(link(page + 1, "next"));

@@ -40,6 +40,7 @@ export interface TokenService {
 }
 
 const ALG = "HS256";
+const VERIFIED_CACHE_SIZE = 10_000;
 
 /**
  * Creates the token service. The HMAC key is imported once, here, not on every request.
@@ -60,6 +61,10 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     ["sign", "verify"],
   );
   const ttl = { access: options.accessTtlSeconds, refresh: options.refreshTtlSeconds };
+  // Access tokens already verified, until they expire. WebCrypto's HMAC verify was the largest
+  // single cost of an authenticated request in profiles; a token string seen and checked before
+  // needs no second signature check (there is no access-token revocation to miss).
+  const verified = new Map<string, VerifiedToken>();
 
   return {
     async sign(userId, type) {
@@ -72,31 +77,44 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     },
 
     async verify(token, type) {
-      let claims: Record<string, unknown>;
-      const key = await keyReady;
-      try {
-        // Pinning the algorithm refuses `alg: none` and any other algorithm.
-        claims = await verify(token, key, ALG);
-      } catch (err) {
-        const expired = (err as Error).name === "JwtTokenExpired";
-        throw AppError.unauthorized(expired ? "Token expired" : "Invalid token");
+      const cached = type === "access" ? verified.get(token) : undefined;
+      if (cached && cached.exp > Date.now() / 1000) return cached;
+      if (cached) verified.delete(token);
+      const result = await verifyToken(token, type);
+      if (type === "access") {
+        // Bounded: drop the oldest entry (Maps keep insertion order) rather than grow forever.
+        if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+        verified.set(token, result);
       }
-      // hono checks `exp` only when present; a token without it would never expire.
-      if (typeof claims.exp !== "number") throw AppError.unauthorized("Invalid token: no expiry");
-      if (claims.typ !== type) {
-        throw AppError.unauthorized(
-          type === "access"
-            ? "Invalid token: a refresh token is not an access token"
-            : "Invalid token: not a refresh token",
-        );
-      }
-      const sub = claims.sub;
-      if (
-        typeof sub !== "string" || !/^[1-9]\d{0,9}$/.test(sub) || typeof claims.jti !== "string"
-      ) {
-        throw AppError.unauthorized("Invalid token");
-      }
-      return { userId: Number(sub), jti: claims.jti, exp: claims.exp };
+      return result;
     },
   };
+
+  async function verifyToken(token: string, type: TokenType): Promise<VerifiedToken> {
+    let claims: Record<string, unknown>;
+    const key = await keyReady;
+    try {
+      // Pinning the algorithm refuses `alg: none` and any other algorithm.
+      claims = await verify(token, key, ALG);
+    } catch (err) {
+      const expired = (err as Error).name === "JwtTokenExpired";
+      throw AppError.unauthorized(expired ? "Token expired" : "Invalid token");
+    }
+    // hono checks `exp` only when present; a token without it would never expire.
+    if (typeof claims.exp !== "number") throw AppError.unauthorized("Invalid token: no expiry");
+    if (claims.typ !== type) {
+      throw AppError.unauthorized(
+        type === "access"
+          ? "Invalid token: a refresh token is not an access token"
+          : "Invalid token: not a refresh token",
+      );
+    }
+    const sub = claims.sub;
+    if (
+      typeof sub !== "string" || !/^[1-9]\d{0,9}$/.test(sub) || typeof claims.jti !== "string"
+    ) {
+      throw AppError.unauthorized("Invalid token");
+    }
+    return { userId: Number(sub), jti: claims.jti, exp: claims.exp };
+  }
 }
