@@ -1,0 +1,291 @@
+/**
+ * The loader's command line, spawned: flags, exit codes, one-line errors, `infer` without a
+ * database, and a load killed with SIGKILL then resumed to the exact result. Only a few tests
+ * spawn against the database (each spawn opens it afresh); the rest fail before opening it.
+ */
+import assert from "node:assert/strict";
+import { openDatabase } from "../src/db/open.ts";
+import { migrate } from "../src/db/migrate.ts";
+import { inferFile, ingest } from "../src/etl/ingest.ts";
+import type { Schema } from "../src/etl/schema.ts";
+import { TEST_DATABASE_URL, uniqueName } from "./db_helpers.ts";
+import { FIXTURES, tempDir } from "./etl_helpers.ts";
+import { GEN_HEADER, writeCsv } from "./etl_gen.ts";
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+
+interface Run {
+  code: number;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+function env(dataDir: string): Record<string, string> {
+  const e: Record<string, string> = { DATA_DIR: dataDir, NO_COLOR: "1" };
+  if (TEST_DATABASE_URL) e.DATABASE_URL = TEST_DATABASE_URL;
+  return e;
+}
+
+async function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    env: { NO_COLOR: "1", ...extraEnv },
+    clearEnv: false,
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const out = await cmd.output();
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    signal: out.signal,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+}
+
+/** Runs the CLI with JWT_SECRET and DATABASE_URL removed from the environment. */
+async function cliBare(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    env: { NO_COLOR: "1", ...extraEnv },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const out = await cmd.output();
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    signal: out.signal,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+}
+
+Deno.test("cli: --help for each command, exit 0", async () => {
+  const ingestHelp = await cliBare(["ingest", "--help"]);
+  assert.equal(ingestHelp.code, 0);
+  for (
+    const flag of [
+      "--table",
+      "--schema",
+      "--batch-size",
+      "--database-url",
+      "--rejects",
+      "--log-file",
+      "--resume",
+      "--replace",
+      "--dry-run",
+      "--encoding",
+      "--delimiter",
+      "--sample",
+      "--max-rejects",
+      "--quiet",
+      "--summary-json",
+    ]
+  ) assert.ok(ingestHelp.stdout.includes(flag), flag);
+  const inferHelp = await cliBare(["infer", "--help"]);
+  assert.equal(inferHelp.code, 0);
+  assert.match(inferHelp.stdout, /Usage: .*infer/);
+});
+
+Deno.test("cli: usage errors exit 2 with one clear line on stderr", async () => {
+  const dir = await tempDir();
+  try {
+    const e = { DATA_DIR: dir.path };
+    const unknown = await cliBare(["ingest", `${FIXTURES}defects.csv`, "--bogus"], e);
+    assert.equal(unknown.code, 2);
+    assert.equal(unknown.stderr.trim(), 'error: unknown flag "--bogus" (see --help)');
+    const missing = await cliBare(["ingest", `${dir.path}/nope.csv`], e);
+    assert.equal(missing.code, 2);
+    assert.equal(missing.stderr.trim(), `error: file not found: "${dir.path}/nope.csv"`);
+    await Deno.writeTextFile(
+      `${dir.path}/bad.json`,
+      JSON.stringify({ columns: [{ name: "a", type: "int" }] }),
+    );
+    const badSchema = await cliBare(
+      ["ingest", `${FIXTURES}defects.csv`, "--schema", `${dir.path}/bad.json`],
+      e,
+    );
+    assert.equal(badSchema.code, 2);
+    assert.equal(badSchema.stderr.trim().split("\n").length, 1);
+    assert.match(badSchema.stderr, /columns\[0\]\.type: expected one of .*got "int"/);
+    const empty = await cliBare(["ingest", `${FIXTURES}empty.csv`], e);
+    assert.equal(empty.code, 2);
+    assert.match(empty.stderr, /empty: no header row/);
+    const batch = await cliBare(["ingest", `${FIXTURES}defects.csv`, "--batch-size", "0"], e);
+    assert.equal(batch.code, 2);
+    assert.match(batch.stderr, /--batch-size must be a whole number, 1 or more, got "0"/);
+    const both = await cliBare(["ingest", `${FIXTURES}defects.csv`, "--resume", "--replace"], e);
+    assert.equal(both.code, 2);
+    const noCommand = await cliBare([]);
+    assert.equal(noCommand.code, 2);
+    const badCommand = await cliBare(["load"]);
+    assert.equal(badCommand.code, 2);
+    assert.match(badCommand.stderr, /unknown command "load"/);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("cli: infer needs no database and no JWT_SECRET, prints what ingest uses", async () => {
+  const r = await cliBare(["infer", `${FIXTURES}defects.csv`, "--table", "people"], {
+    DATABASE_URL: "postgres://nobody@127.0.0.1:1/none",
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const printed = JSON.parse(r.stdout) as Schema;
+  assert.deepEqual(printed, await inferFile({ file: `${FIXTURES}defects.csv`, table: "people" }));
+  assert.equal(printed.table, "people");
+  assert.deepEqual(printed.columns[1], { name: "full_name", source: "Full Name", type: "text" });
+});
+
+Deno.test("cli: database down is exit 1 naming the host; the log file has the stack", async () => {
+  const dir = await tempDir();
+  try {
+    const log = `${dir.path}/ingest.log`;
+    const r = await cliBare([
+      "ingest",
+      `${FIXTURES}defects.csv`,
+      "--database-url",
+      "postgres://postgres@127.0.0.1:1/none",
+      "--rejects",
+      `${dir.path}/r.csv`,
+      "--log-file",
+      log,
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /127\.0\.0\.1:1/);
+    const lines = (await Deno.readTextFile(log)).trim().split("\n").map((l) => JSON.parse(l));
+    const failure = lines.find((l) => l.level === "ERROR");
+    assert.ok(failure, "an ERROR record");
+    assert.match(failure.properties.stack, /DatabaseUnavailableError/);
+  } finally {
+    await dir.remove();
+  }
+});
+
+const GEN_SCHEMA: Schema = {
+  columns: [
+    { name: "id", type: "integer", required: true },
+    { name: "first_name", source: "First Name", type: "text" },
+    { name: "email", type: "text" },
+    { name: "age", type: "integer" },
+    { name: "score", type: "numeric" },
+    { name: "ratio", type: "double" },
+    { name: "active", type: "boolean" },
+    { name: "signup_date", type: "date" },
+    { name: "last_login", type: "timestamptz" },
+    { name: "zip", type: "text" },
+    { name: "notes", type: "text" },
+    { name: "big", type: "bigint" },
+  ],
+};
+
+async function lineCount(path: string): Promise<number> {
+  try {
+    const bytes = await Deno.readFile(path);
+    let n = 0;
+    for (const b of bytes) if (b === 10) n++;
+    return n;
+  } catch {
+    return 0;
+  }
+}
+
+Deno.test("cli: a load killed mid-way resumes to exactly the rows and rejects of an unbroken load", async () => {
+  assert.equal(GEN_HEADER.length, GEN_SCHEMA.columns.length);
+  const dir = await tempDir();
+  const table = uniqueName("killed");
+  const refTable = uniqueName("unbroken");
+  try {
+    const file = `${dir.path}/big.csv`;
+    await writeCsv({ path: file, rows: 60_000, defectRate: 0.05, seed: 7 });
+    const schemaFile = `${dir.path}/schema.json`;
+    await Deno.writeTextFile(schemaFile, JSON.stringify(GEN_SCHEMA));
+    const rejects = `${dir.path}/killed.rejects.csv`;
+    const args = [
+      "ingest",
+      file,
+      "--schema",
+      schemaFile,
+      "--table",
+      table,
+      "--batch-size",
+      "1000",
+      "--rejects",
+      rejects,
+      "--log-file",
+      `${dir.path}/ingest.log`,
+      "--quiet",
+    ];
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", CLI, ...args],
+      env: env(dir.path),
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    // Rejects are written just before each batch commits: ~50 a batch, so this is a few batches in.
+    const deadline = Date.now() + 60_000;
+    let killed = false;
+    while (Date.now() < deadline) {
+      if (await lineCount(rejects) >= 250) {
+        child.kill("SIGKILL");
+        killed = true;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const status = await child.status;
+    await child.stderr.cancel();
+    assert.ok(
+      killed && status.signal === "SIGKILL",
+      `not killed mid-load: ${JSON.stringify(status)}`,
+    );
+
+    // Without --resume the recorded load refuses to start again.
+    const again = await cli(args, env(dir.path));
+    assert.equal(again.code, 2, again.stderr);
+    assert.match(again.stderr, /--resume/);
+
+    const resumed = await cli([...args, "--resume"], env(dir.path));
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stdout, /resumed after\s+[\d,]+ records/);
+
+    // The same file loaded without interruption, for reference.
+    const db = await openDatabase({
+      databaseUrl: TEST_DATABASE_URL,
+      dataDir: dir.path,
+      poolSize: 2,
+    });
+    try {
+      await migrate(db);
+      const refRejects = `${dir.path}/unbroken.rejects.csv`;
+      const ref = await ingest({
+        db,
+        file,
+        schema: GEN_SCHEMA,
+        table: refTable,
+        rejectsPath: refRejects,
+        batchSize: 1000,
+      });
+      assert.equal(ref.exitCode, 0, ref.error?.message ?? "");
+      assert.ok(ref.summary!.rows_rejected > 1000);
+      const counts = async (t: string) =>
+        (await db.query<{ n: number; ids: number; sum: string }>(
+          `SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids, sum(id)::text AS sum FROM "${t}"`,
+        ))[0];
+      const got = await counts(table);
+      assert.deepEqual(got, await counts(refTable));
+      assert.equal(got.n, got.ids, "no duplicates");
+      assert.equal(got.n, ref.summary!.rows_loaded);
+      // Each rejected record exactly once, in order.
+      assert.equal(await Deno.readTextFile(rejects), await Deno.readTextFile(refRejects));
+    } finally {
+      await db.close();
+    }
+  } finally {
+    await dir.remove();
+  }
+});
