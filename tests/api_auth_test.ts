@@ -168,6 +168,21 @@ Deno.test("tokens: every kind of bad token is a 401 with a JSON message", opts, 
   assert401(await api.call("POST", "/refresh", {}), "refresh without a token");
 });
 
+Deno.test(
+  "tokens: an access token stops working when it expires, even after use",
+  opts,
+  async () => {
+    const short = await openTestApiOver({ accessTokenTtlSeconds: 1 });
+    const { token } = await short.newUser();
+    // Used once: verified and remembered.
+    assert.equal((await short.call("GET", "/tasks", { token })).status, 200);
+    await new Promise((r) => setTimeout(r, 2100));
+    const res = await short.call("GET", "/tasks", { token });
+    assert401(res, "expired after use");
+    assert.equal(res.body.message, "Token expired");
+  },
+);
+
 Deno.test("refresh: rotates, and a used or revoked refresh token is refused", opts, async () => {
   const { refresh } = await api.newUser();
   const first = await api.call("POST", "/refresh", { token: refresh });

@@ -187,7 +187,8 @@ Deno.test("live: SIGTERM lets a request whose body is still arriving finish, the
     assert.equal(status.code, 0, server.output());
     assert.ok(Date.now() - signalled < 10_000);
     assert.match(server.output(), /SIGTERM/);
-    // The log never shows the password.
+    // One line per request, with its id; never the password.
+    assert.match(server.output(), /POST \/register 201 [\d.]+ ms request_id=[\w-]+ user_id=-/);
     assert.doesNotMatch(server.output(), /securepassword/);
   } finally {
     await server.stop();
