@@ -106,9 +106,10 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     }
   };
 
+  const lost = (err: unknown) => err instanceof DatabaseUnavailableError || isConnectionError(err);
   const release = (client: pg.PoolClient, err?: unknown) => {
     // A client that lost its connection must not go back to the pool.
-    client.release(err !== undefined && isConnectionError(err) ? (err as Error) : undefined);
+    client.release(err !== undefined && lost(err) ? (err as Error) : undefined);
   };
 
   const db: Database = {
@@ -140,7 +141,9 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
         release(client);
         return result;
       } catch (err) {
-        await client.query("ROLLBACK").catch(() => {});
+        // On a dead or hung connection ROLLBACK would wait out another query timeout; dropping
+        // the connection rolls back just as well.
+        if (!lost(err)) await client.query("ROLLBACK").catch(() => {});
         release(client, err);
         throw err;
       }
