@@ -8,6 +8,18 @@
  */
 import { run, runOk, sleep } from "./proc.ts";
 
+/** PostgreSQL's own background processes, shared by every database. */
+export const POSTGRES_AUX = [
+  "checkpointer",
+  "background writer",
+  "walwriter",
+  "autovacuum",
+  "logical replication",
+  "stats collector",
+  "main ", // the postmaster: "/usr/lib/postgresql/15/bin/postgres -D ..." has no database name
+  "-D ",
+];
+
 /** The libpq environment every client here runs with. */
 export function pgEnv(): Record<string, string> {
   const env: Record<string, string> = {

@@ -278,13 +278,58 @@ export class CpuSampler {
   }
 }
 
+/** The mean of several CPU splits, role by role. */
+export function meanSplit(splits: (CpuSplit | undefined)[]): CpuSplit | undefined {
+  const s = splits.filter((x): x is CpuSplit => x !== undefined);
+  if (s.length === 0) return undefined;
+  const cores: Record<string, number> = {};
+  for (const x of s) {
+    for (const [k, v] of Object.entries(x.cores)) cores[k] = (cores[k] ?? 0) + v / s.length;
+  }
+  return {
+    seconds: s.reduce((a, x) => a + x.seconds, 0) / s.length,
+    cores,
+    machineBusyCores: s.reduce((a, x) => a + x.machineBusyCores, 0) / s.length,
+    machineCores: s[0].machineCores,
+  };
+}
+
 /** Formats a CPU split as "server 1.10, postgres 0.70, wrk 0.15, other 0.02 (of 2 cores)". */
 export function fmtCpuSplit(split: CpuSplit | undefined): string {
   if (!split) return "n/a";
   const parts = Object.entries(split.cores)
-    .filter(([name, v]) => v >= 0.005 || name !== "other")
+    .filter(([_, v]) => v >= 0.005)
     .map(([name, v]) => `${name} ${v.toFixed(2)}`);
   return `${parts.join(", ")} (busy ${split.machineBusyCores.toFixed(2)} of ${split.machineCores})`;
+}
+
+/**
+ * Waits until the machine is quiet: the busy cores over one second, machine-wide, at most
+ * `maxBusyCores` (the benchmark's own servers idle between runs). On a shared machine someone
+ * else's tests would otherwise land in the middle of a measurement. Gives up after `timeoutMs`
+ * and returns what it saw, so the run goes on and is flagged.
+ */
+export async function waitForQuiet(
+  maxBusyCores = 0.3,
+  timeoutMs = 60_000,
+): Promise<{ busyCores: number; waitedMs: number }> {
+  const t0 = performance.now();
+  const cores = navigator.hardwareConcurrency || 1;
+  let busyCores = NaN;
+  while (true) {
+    const a = readTotalTicks();
+    await sleep(1000);
+    const b = readTotalTicks();
+    busyCores = b.total > a.total ? ((b.busy - a.busy) / (b.total - a.total)) * cores : 0;
+    const waitedMs = performance.now() - t0;
+    if (busyCores <= maxBusyCores || waitedMs >= timeoutMs) return { busyCores, waitedMs };
+  }
+}
+
+/** Cores used by processes that are not the benchmark's (other databases, other programs). */
+export function foreignCores(split: CpuSplit | undefined): number {
+  if (!split) return NaN;
+  return (split.cores["other"] ?? 0) + (split.cores["postgres (other dbs)"] ?? 0);
 }
 
 /** Sleeps `ms` milliseconds. */

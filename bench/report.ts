@@ -2,7 +2,7 @@
 import type { ApiFigures, ScenarioFigures } from "./api_bench.ts";
 import type { LoaderFigures } from "./loader_bench.ts";
 import type { MachineInfo } from "./machine.ts";
-import { fmtCpuSplit } from "./proc.ts";
+import { fmtCpuSplit, meanSplit } from "./proc.ts";
 import { fmt, fmtInt, fmtMs, fmtRuns, markdownTable, ratio } from "./stats.ts";
 
 export interface Report {
@@ -117,6 +117,14 @@ function loaderTable(l: LoaderFigures): string {
     );
   }
   let md = markdownTable(["run", "rows/s (median)", "rows/s per round", "seconds per round"], rows);
+  const sides = ["loader", "copy", "loader_defective"].filter((x) => runsOf(x).length > 0);
+  md += "\n\nCPU split while each ran (cores, mean over rounds):\n\n" + markdownTable(
+    ["run", "cores"],
+    sides.map((side) => [
+      side,
+      fmtCpuSplit(meanSplit(l.runs.filter((x) => x.side === side).map((x) => x.cpu))),
+    ]),
+  );
   if (l.available) {
     md += "\n\n" + markdownTable(["ratio (median of per-round ratios)", "value"], [
       ["loader ÷ \\copy, clean", fmt(l.ratioClean)],

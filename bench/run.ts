@@ -10,7 +10,7 @@
  * deno task bench --rows 500000 --reps 5 --duration 10 --profile
  * ```
  */
-import { apiBench, type ApiFigures, SCENARIOS, startServer } from "./api_bench.ts";
+import { apiBench, type ApiFigures, SCENARIOS, startServer, stopAllServers } from "./api_bench.ts";
 import { loaderBench, type LoaderFigures } from "./loader_bench.ts";
 import { machineInfo } from "./machine.ts";
 import { createDatabase, databaseUrl, dropDatabase, ensurePostgres, psql } from "./pg.ts";
@@ -139,7 +139,8 @@ async function cleanup() {
 }
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(sig, async () => {
-    console.error(`\n${sig}: dropping the benchmark databases`);
+    console.error(`\n${sig}: stopping the servers, dropping the benchmark databases`);
+    await stopAllServers();
     await cleanup();
     Deno.exit(130);
   });
