@@ -114,7 +114,7 @@ async function readAll(
     ...options,
   });
   const rows: { fields: string[]; line: number }[] = [];
-  await src.stream((fields, line) => rows.push({ fields, line }));
+  await src.stream((fields, line) => rows.push({ fields: fields.slice(), line }));
   return { header: src.header, rows, delimiter: src.delimiter };
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Database, Session } from "../src/db/database.ts";
+import type { CopyData, Database, Session } from "../src/db/database.ts";
 import { DatabaseUnavailableError } from "../src/errors.ts";
 import { blamedLine, loadBatch, type RefusedRow, tableDifferences } from "../src/etl/sink.ts";
 import { parseSchema } from "../src/etl/schema.ts";
@@ -24,9 +24,10 @@ function fakeDb(options: { namesLine: boolean; unavailable?: boolean }) {
           if (sql.startsWith("ROLLBACK TO")) pending.length = savepoint;
           return Promise.resolve();
         },
-        copyFrom(_sql: string, data: readonly (string | Uint8Array)[]) {
+        copyFrom(_sql: string, input: CopyData) {
           copies++;
           if (options.unavailable) throw new DatabaseUnavailableError("gone");
+          const data = input as readonly (string | Uint8Array)[];
           const rows = data.flatMap((d) =>
             (typeof d === "string" ? d : new TextDecoder().decode(d)).split("\n").filter(Boolean)
           );
@@ -60,9 +61,8 @@ for (const namesLine of [true, false]) {
     let got: RefusedRow[] = [];
     const refused = await loadBatch(fake.db, {
       copySql: "COPY t FROM STDIN",
-      text: rows.join("\n") + "\n",
-      rows: rows.length,
-      rowText: (i) => rows[i] + "\n",
+      data: [rows.join("\n") + "\n"],
+      whole: () => Promise.resolve({ rows: rows.length, rowText: (i: number) => rows[i] + "\n" }),
       finalize: (_tx, r) => {
         got = r;
         return Promise.resolve();
@@ -81,9 +81,8 @@ Deno.test("sink: a lost connection is not isolated, it propagates", async () => 
   await assert.rejects(
     loadBatch(fake.db, {
       copySql: "COPY t FROM STDIN",
-      text: "a\n",
-      rows: 1,
-      rowText: () => "a\n",
+      data: ["a\n"],
+      whole: () => Promise.resolve({ rows: 1, rowText: () => "a\n" }),
       finalize: () => Promise.resolve(),
     }),
     DatabaseUnavailableError,

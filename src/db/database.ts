@@ -20,13 +20,19 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
 }
 
+/** COPY input: chunks of COPY text, all at hand or produced as the COPY runs. */
+export type CopyData =
+  | readonly (string | Uint8Array)[]
+  | AsyncIterable<string | Uint8Array>;
+
 /** One connection held for a while: a transaction or a session. */
 export interface Session extends Queryable {
   /**
    * Runs `COPY ... FROM STDIN` with `data` as its input and returns the rows copied.
-   * `sql` must contain `FROM STDIN`.
+   * `sql` must contain `FROM STDIN`. `data` may be an async iterable, so that rows stream to
+   * the server while they are produced (PGlite collects it first).
    */
-  copyFrom(sql: string, data: readonly (string | Uint8Array)[]): Promise<number>;
+  copyFrom(sql: string, data: CopyData): Promise<number>;
 }
 
 export type BackendKind = "postgres" | "pglite";

@@ -1,6 +1,6 @@
 import { PGlite, types } from "@electric-sql/pglite";
 import { DatabaseUnavailableError } from "../errors.ts";
-import type { Database, Session } from "./database.ts";
+import type { CopyData, Database, Session } from "./database.ts";
 
 interface PgliteLike {
   query<T>(
@@ -22,10 +22,13 @@ function sessionOf(conn: PgliteLike): Session {
     async exec(sql: string): Promise<void> {
       await conn.exec(sql);
     },
-    async copyFrom(sql: string, data: readonly (string | Uint8Array)[]): Promise<number> {
+    async copyFrom(sql: string, data: CopyData): Promise<number> {
       if (!FROM_STDIN.test(sql)) throw new Error(`COPY statement lacks FROM STDIN: ${sql}`);
+      const parts: (string | Uint8Array)[] = [];
+      if (Array.isArray(data)) parts.push(...data);
+      else for await (const chunk of data as AsyncIterable<string | Uint8Array>) parts.push(chunk);
       const result = await conn.query(sql.replace(FROM_STDIN, "FROM '/dev/blob'"), [], {
-        blob: new Blob(data as BlobPart[]),
+        blob: new Blob(parts as BlobPart[]),
       });
       return result.affectedRows ?? 0;
     },

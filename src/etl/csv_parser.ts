@@ -23,6 +23,11 @@ export const UNTERMINATED_QUOTE = 1;
 export interface CsvParserOptions {
   /** One character. */
   delimiter: string;
+  /**
+   * Hand every record the same array (refilled): saves an allocation per record. The callback
+   * must copy the array to keep it.
+   */
+  reuseFields?: boolean;
   /** A record longer than this (in UTF-16 units) stops the parse: an unbalanced quote, likely. */
   maxRecordChars?: number;
 }
@@ -48,6 +53,7 @@ export class CsvParser {
   /** Where records go; may be replaced between pushes. */
   onRecord: RecordHandler;
   readonly #maxRecordChars: number;
+  readonly #reuse: string[] | undefined;
   #rest = "";
   // The record being handed out, for rawRecord(): kept as offsets so that no slice is made
   // unless someone asks.
@@ -65,6 +71,7 @@ export class CsvParser {
     this.#delimCode = options.delimiter.charCodeAt(0);
     this.onRecord = onRecord;
     this.#maxRecordChars = options.maxRecordChars ?? 64 * 1024 * 1024;
+    this.#reuse = options.reuseFields ? [] : undefined;
   }
 
   /** The line where the next (not yet complete) record starts. */
@@ -108,6 +115,7 @@ export class CsvParser {
     const delim = this.#delim;
     const dc = this.#delimCode;
     const onRecord = this.onRecord;
+    const reuse = this.#reuse;
     this.#rawSource = s;
     let p = 0;
     let nl = -1; // cached position of the next LF at or after p (or len when none and final)
@@ -116,7 +124,8 @@ export class CsvParser {
       const recStart = p;
       let extraLines = 0;
       let flags = 0;
-      const fields: string[] = [];
+      const fields: string[] = reuse ?? [];
+      let nf = 0;
       // Blank lines are not records (a trailing newline at EOF is common), but they count.
       let c0 = s.charCodeAt(p);
       if (c0 === LF) {
@@ -136,7 +145,7 @@ export class CsvParser {
             p = recStart;
             break outer;
           }
-          fields.push("");
+          fields[nf++] = "";
           break;
         }
         c0 = s.charCodeAt(p);
@@ -170,7 +179,7 @@ export class CsvParser {
             // End of input inside quotes: keep what there is and say so.
             val += s.slice(q);
             for (let k = s.indexOf("\n", p); k !== -1; k = s.indexOf("\n", k + 1)) extraLines++;
-            fields.push(val);
+            fields[nf++] = val;
             flags |= UNTERMINATED_QUOTE;
             p = len;
             break;
@@ -180,17 +189,17 @@ export class CsvParser {
               p = recStart;
               break outer;
             }
-            fields.push(val);
+            fields[nf++] = val;
             break;
           }
           const c = s.charCodeAt(p);
           if (c === dc) {
-            fields.push(val);
+            fields[nf++] = val;
             p++;
             continue;
           }
           if (c === LF) {
-            fields.push(val);
+            fields[nf++] = val;
             p++;
             break;
           }
@@ -200,7 +209,7 @@ export class CsvParser {
               break outer;
             }
             if (p + 1 >= len || s.charCodeAt(p + 1) === LF) {
-              fields.push(val);
+              fields[nf++] = val;
               p += 2;
               break;
             }
@@ -218,12 +227,12 @@ export class CsvParser {
           }
           const d = s.indexOf(delim, p);
           if (d !== -1 && d < nl) {
-            fields.push(val + s.slice(p, d));
+            fields[nf++] = val + s.slice(p, d);
             p = d + 1;
             continue;
           }
           const e = nl > p && s.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
-          fields.push(val + s.slice(p, e));
+          fields[nf++] = val + s.slice(p, e);
           p = nl + 1;
           break;
         }
@@ -240,15 +249,16 @@ export class CsvParser {
         }
         const d = s.indexOf(delim, p);
         if (d !== -1 && d < nl) {
-          fields.push(s.slice(p, d));
+          fields[nf++] = s.slice(p, d);
           p = d + 1;
           continue;
         }
         const e = nl > p && s.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
-        fields.push(s.slice(p, e));
+        fields[nf++] = s.slice(p, e);
         p = nl + 1;
         break;
       }
+      if (reuse) fields.length = nf;
       this.#rawStart = recStart;
       this.#rawEnd = p > len ? len : p;
       onRecord(fields, line, flags);

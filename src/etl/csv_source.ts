@@ -187,8 +187,8 @@ export class CsvSource {
     // The parser calls through this box, so that stream() can take the records over later.
     const box: { handler: RecordHandler } = {
       handler: (fields, line, flags) => {
-        if (header === undefined) header = fields;
-        else early.push({ fields, line, flags, raw: parser!.rawRecord() });
+        if (header === undefined) header = fields.slice();
+        else early.push({ fields: fields.slice(), line, flags, raw: parser!.rawRecord() });
       },
     };
     const onRecord: RecordHandler = (fields, line, flags) => box.handler(fields, line, flags);
@@ -197,7 +197,10 @@ export class CsvSource {
         const chunk = await readChunk(file, buf, path);
         if (chunk === null) {
           const tail = decodeOrThrow(decoder, undefined, parser, path);
-          parser ??= new CsvParser({ delimiter: delimiter ?? sniffDelimiter(tail) }, onRecord);
+          parser ??= new CsvParser(
+            { delimiter: delimiter ?? sniffDelimiter(tail), reuseFields: true },
+            onRecord,
+          );
           if (tail) parser.push(tail);
           parser.finish();
           done = true;
@@ -207,7 +210,7 @@ export class CsvSource {
         const text = decodeOrThrow(decoder, chunk, parser, path);
         if (!parser) {
           delimiter ??= sniffDelimiter(text);
-          parser = new CsvParser({ delimiter }, onRecord);
+          parser = new CsvParser({ delimiter, reuseFields: true }, onRecord);
         }
         parser.push(text);
       }
@@ -253,7 +256,8 @@ export class CsvSource {
   }
 
   /**
-   * Hands every data record (after the header) to `onRecord`, in order. `afterChunk` runs after
+   * Hands every data record (after the header) to `onRecord`, in order. The fields array is
+   * reused from record to record: copy it to keep it. `afterChunk` runs after
    * each chunk's records, and is awaited: the consumer's back-pressure.
    */
   async stream(

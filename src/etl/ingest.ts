@@ -39,7 +39,7 @@ import {
   resolveColumns,
   type Schema,
 } from "./schema.ts";
-import { copyStatement, loadBatch, prepareTable } from "./sink.ts";
+import { copyStatement, loadBatch, prepareTable, type RefusedRow } from "./sink.ts";
 import { RowTransformer } from "./transform.ts";
 
 /** Records per batch unless `--batch-size` says otherwise (chosen by measurement). */
@@ -138,7 +138,7 @@ export async function inferFile(options: InferFileOptions): Promise<Schema> {
   const sample: string[][] = [];
   try {
     await source.stream((fields) => {
-      if (sample.length < limit) sample.push(fields);
+      if (sample.length < limit) sample.push(fields.slice());
       else source.stop();
     });
   } finally {
@@ -166,19 +166,59 @@ interface Batch {
   lastLine: number;
   defaulted: Record<string, number>;
   final: boolean;
+  /** No more records will come. */
+  sealed: boolean;
+  whenSealed: Promise<void>;
+  markSealed: () => void;
+  /** Wakes the COPY feed waiting for more rows. */
+  wake: (() => void) | undefined;
+  /** Settles when the batch is committed (or failed). */
+  done: Promise<void>;
 }
 
 function newBatch(): Batch {
+  let markSealed = () => {};
+  const whenSealed = new Promise<void>((resolve) => (markSealed = resolve));
   return {
     records: 0,
-    out: new CopyBuffer(4 << 20),
+    out: new CopyBuffer(1 << 20),
     raws: [],
     lines: [],
     rejects: [],
     lastLine: 0,
     defaulted: {},
     final: false,
+    sealed: false,
+    whenSealed,
+    markSealed,
+    wake: undefined,
+    done: Promise.resolve(),
   };
+}
+
+function bufferOf(bytes: Uint8Array): Buffer {
+  // A Buffer view, no copy: node streams treat a plain Uint8Array as a slower case.
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * The batch's COPY text as it is written: yields what is new each time the parser has been
+ * through a chunk, ends when the batch is sealed. The parser only yields to the event loop
+ * between records, so every piece ends on a row boundary.
+ */
+async function* feed(b: Batch): AsyncGenerator<Uint8Array> {
+  let sent = 0;
+  for (;;) {
+    const end = b.out.pos;
+    if (end > sent) {
+      const piece = b.out.buf.subarray(sent, end);
+      sent = end;
+      yield bufferOf(piece);
+      continue;
+    }
+    if (b.sealed) return;
+    await new Promise<void>((resolve) => (b.wake = resolve));
+  }
 }
 
 /** The rows of a batch's COPY text: COPY escapes newlines, so its lines are its rows. */
@@ -405,48 +445,18 @@ async function run(
   });
   hold.setRejects(rejects);
 
-  // --- the pipeline: records → batches → a queue of one → commit ---------------------------
+  // --- the pipeline ------------------------------------------------------------------------
+  // Records are transformed into the current batch's COPY buffer as they are parsed. On
+  // PostgreSQL each batch's COPY starts as soon as the previous batch has committed and streams
+  // the rows while they are produced, so the server works while the loader parses; the batch
+  // commits (with its rejects and load state) right after its last row. At most two sealed
+  // batches wait for the database: memory stays flat.
+  const streaming = db !== undefined && !dryRun && db.kind === "postgres";
   let skip = committed.recordsDone;
-  let cur = newBatch();
-  const ready: Batch[] = [];
-  let inflight: Promise<void> | undefined;
   let failure: unknown;
+  let chain: Promise<void> = Promise.resolve();
+  const waiting: Batch[] = []; // sealed, not yet committed
   let read = 0;
-  const seal = (b: Batch) => {
-    b.defaulted = transformer.defaulted();
-  };
-  const sealed = () => {
-    seal(cur);
-    ready.push(cur);
-    cur = newBatch();
-  };
-
-  const onRecord = (fields: string[], line: number, flags: number) => {
-    if (skip > 0) {
-      skip--;
-      return;
-    }
-    const b = cur;
-    b.records++;
-    b.lastLine = line;
-    const ok = (flags & UNTERMINATED_QUOTE) === 0 && transformer.applyTo(fields, b.out);
-    if (!ok) {
-      if (flags & UNTERMINATED_QUOTE) {
-        b.rejects.push({
-          fields,
-          line,
-          reason: "unterminated quoted field (the file ends inside quotes)",
-          key: "unterminated quoted field",
-        });
-      } else {
-        b.rejects.push({ fields, line, reason: transformer.reason, key: transformer.reasonKey });
-      }
-    } else {
-      b.raws.push(source.rawRecord());
-      b.lines.push(line);
-    }
-    if (b.records >= batchSize) sealed();
-  };
 
   const limit = options.maxRejects;
   const checkLimit = (rejected: number, recordsRead: number) => {
@@ -463,27 +473,34 @@ async function run(
 
   const commit = async (batch: Batch): Promise<void> => {
     const reasons: Record<string, number> = {};
-    for (const r of batch.rejects) {
-      rejects.add(r.fields, r.line, r.reason);
-      reasons[r.key] = (reasons[r.key] ?? 0) + 1;
-    }
-    const next = (refusedCount: number): LoadProgress => ({
-      recordsDone: committed.recordsDone + batch.records,
-      lastLine: batch.lastLine || committed.lastLine,
-      rowsLoaded: committed.rowsLoaded + batch.raws.length - refusedCount,
-      rowsRejected: committed.rowsRejected + batch.rejects.length + refusedCount,
-      rejectedByReason: (() => {
-        const all = { ...committed.rejectedByReason };
-        addCounts(all, reasons);
-        return all;
-      })(),
-      defaulted: batch.defaulted,
-      rejectsBytes: 0,
-      batches: committed.batches + 1,
-    });
-    let progress: LoadProgress;
-    const finalizeRejects = async (refusedCount: number): Promise<LoadProgress> => {
-      const p = next(refusedCount);
+    let progress: LoadProgress | undefined;
+    // Runs once the batch is complete, inside its transaction when there is one.
+    const finalizeRejects = async (refused: RefusedRow[]): Promise<LoadProgress> => {
+      for (const r of batch.rejects) {
+        rejects.add(r.fields, r.line, r.reason);
+        reasons[r.key] = (reasons[r.key] ?? 0) + 1;
+      }
+      for (const r of refused) {
+        rejects.add(
+          reparse(batch.raws[r.index], source.delimiter),
+          batch.lines[r.index],
+          `database refused: ${r.message}`,
+        );
+        const key = `database refused: ${r.message.replace(/"[^"]*"/g, '"…"')}`;
+        reasons[key] = (reasons[key] ?? 0) + 1;
+      }
+      const rejectedByReason = { ...committed.rejectedByReason };
+      addCounts(rejectedByReason, reasons);
+      const p: LoadProgress = {
+        recordsDone: committed.recordsDone + batch.records,
+        lastLine: batch.lastLine || committed.lastLine,
+        rowsLoaded: committed.rowsLoaded + batch.raws.length - refused.length,
+        rowsRejected: committed.rowsRejected + batch.rejects.length + refused.length,
+        rejectedByReason,
+        defaulted: batch.defaulted,
+        rejectsBytes: 0,
+        batches: committed.batches + 1,
+      };
       try {
         // Across all runs of this load, as the state counts them.
         checkLimit(p.rowsRejected, p.recordsDone);
@@ -496,33 +513,28 @@ async function run(
     };
     const c0 = performance.now();
     if (db && !dryRun) {
-      const d = db;
+      if (!streaming) await batch.whenSealed;
       let rowTexts: Uint8Array[] | undefined;
-      // A Buffer view (no copy): node streams treat a plain Uint8Array as a slower case.
-      const view = batch.out.bytes();
-      const bytes = Buffer.from(view.buffer, view.byteOffset, view.byteLength);
-      await loadBatch(d, {
+      await loadBatch(db, {
         copySql,
-        text: bytes,
-        rows: batch.raws.length,
-        rowText: (i) => (rowTexts ??= splitRows(bytes))[i],
+        data: streaming ? feed(batch) : [bufferOf(batch.out.bytes())],
+        whole: async () => {
+          await batch.whenSealed;
+          const bytes = batch.out.bytes();
+          return {
+            rows: batch.raws.length,
+            rowText: (i) => bufferOf((rowTexts ??= splitRows(bytes))[i]),
+          };
+        },
         finalize: async (tx, refused) => {
-          for (const r of refused) {
-            const reason = `database refused: ${r.message}`;
-            rejects.add(
-              reparse(batch.raws[r.index], source.delimiter),
-              batch.lines[r.index],
-              reason,
-            );
-            const key = `database refused: ${r.message.replace(/"[^"]*"/g, '"…"')}`;
-            reasons[key] = (reasons[key] ?? 0) + 1;
-          }
-          progress = await finalizeRejects(refused.length);
+          await batch.whenSealed;
+          progress = await finalizeRejects(refused);
           await saveProgress(tx, key, progress, batch.final);
         },
       });
     } else {
-      progress = await finalizeRejects(0);
+      await batch.whenSealed;
+      progress = await finalizeRejects([]);
     }
     trace.commit += performance.now() - c0;
     const before = committed;
@@ -540,22 +552,71 @@ async function run(
       {
         batch: committed.batches,
         records: batch.records,
-        loaded: progress!.rowsLoaded - before.rowsLoaded,
-        rejected: progress!.rowsRejected - before.rowsRejected,
+        loaded: committed.rowsLoaded - before.rowsLoaded,
+        rejected: committed.rowsRejected - before.rowsRejected,
         line: batch.lastLine,
       },
     );
   };
 
-  const submit = async (batch: Batch): Promise<void> => {
-    const w0 = performance.now();
-    if (inflight) await inflight;
-    trace.wait += performance.now() - w0;
-    if (failure) throw failure;
-    // Not awaited: the next batch is parsed and transformed while this one is in COPY.
-    inflight = commit(batch).catch((err) => {
-      failure = err;
+  /** A new batch, queued to commit after the one before it. */
+  const open = (): Batch => {
+    const b = newBatch();
+    const forget = () => {
+      const i = waiting.indexOf(b);
+      if (i >= 0) waiting.splice(i, 1);
+    };
+    b.done = chain.then(() => commit(b));
+    b.done.then(forget, (err) => {
+      failure ??= err;
+      forget();
     });
+    chain = b.done;
+    return b;
+  };
+  const seal = (b: Batch) => {
+    b.defaulted = transformer.defaulted();
+    b.sealed = true;
+    b.markSealed();
+    b.wake?.();
+    waiting.push(b);
+  };
+
+  let cur = open();
+  const onRecord = (fields: string[], line: number, flags: number) => {
+    if (skip > 0) {
+      skip--;
+      return;
+    }
+    const b = cur;
+    b.records++;
+    b.lastLine = line;
+    const ok = (flags & UNTERMINATED_QUOTE) === 0 && transformer.applyTo(fields, b.out);
+    if (!ok) {
+      if (flags & UNTERMINATED_QUOTE) {
+        b.rejects.push({
+          fields: fields.slice(),
+          line,
+          reason: "unterminated quoted field (the file ends inside quotes)",
+          key: "unterminated quoted field",
+        });
+      } else {
+        b.rejects.push({
+          fields: fields.slice(),
+          line,
+          reason: transformer.reason,
+          key: transformer.reasonKey,
+        });
+      }
+    } else {
+      b.raws.push(source.rawRecord());
+      b.lines.push(line);
+    }
+    if (b.records >= batchSize) {
+      read += b.records;
+      seal(b);
+      cur = open();
+    }
   };
 
   const interval = options.progressIntervalMs ?? 2000;
@@ -565,7 +626,7 @@ async function run(
     const p: Progress = {
       bytesRead: source.bytesRead,
       bytesTotal: source.size,
-      rowsRead: read,
+      rowsRead: read + cur.records,
       rowsLoaded: summary.rows_loaded,
       rowsRejected: summary.rows_rejected,
       seconds: (performance.now() - t0) / 1000,
@@ -578,10 +639,12 @@ async function run(
 
   try {
     await source.stream(onRecord, async () => {
-      while (ready.length) {
-        const b = ready.shift()!;
-        read += b.records;
-        await submit(b);
+      cur.wake?.();
+      // Back-pressure: never more than two complete batches waiting for the database.
+      while (waiting.length >= 2 && !failure) {
+        const w0 = performance.now();
+        await waiting[0].done.catch(() => {});
+        trace.wait += performance.now() - w0;
       }
       if (failure) throw failure;
       if (performance.now() - lastProgress >= interval) {
@@ -589,21 +652,18 @@ async function run(
         report();
       }
     });
-    for (const b of ready) {
-      read += b.records;
-      await submit(b);
-    }
     cur.final = true;
-    seal(cur);
     read += cur.records;
-    await submit(cur);
-    if (inflight) await inflight;
-    if (failure) throw failure;
+    seal(cur);
+    await chain;
   } catch (err) {
     // Let the batch in COPY finish (or fail) before reporting: its outcome is part of the state.
-    if (inflight) await inflight;
-    throw err;
+    cur.final = false;
+    if (!cur.sealed) seal(cur);
+    await chain.catch(() => {});
+    throw failure ?? err;
   }
+  if (failure) throw failure;
   summary.defaulted = transformer.defaulted();
   if (options.onProgress) report();
   if (Deno.env.get("INGEST_TRACE")) console.error("trace", trace);

@@ -8,16 +8,15 @@
  * @example
  * ```ts
  * await prepareTable(db, { table: "people", schema });
- * const result = await loadBatch(db, {
+ * const refused = await loadBatch(db, {
  *   copySql: copyStatement("people", schema),
- *   text: "1\tAda\n",
- *   rowText: () => "1\tAda\n",
- *   rows: 1,
+ *   data: ["1\tAda\n"],
+ *   whole: () => Promise.resolve({ rows: 1, rowText: () => "1\tAda\n" }),
  *   finalize: async (tx, refused) => {},
  * });
  * ```
  */
-import type { Database, Session } from "../db/database.ts";
+import type { CopyData, Database, Session } from "../db/database.ts";
 import { isConnectionError } from "../db/database.ts";
 import { DatabaseUnavailableError } from "../errors.ts";
 import { UsageError } from "./errors.ts";
@@ -129,15 +128,24 @@ export interface RefusedRow {
   message: string;
 }
 
+/** A batch's rows, complete: what isolating refused rows needs. */
+export interface WholeBatch {
+  /** Number of rows. */
+  rows: number;
+  /** Row `i` alone as COPY text. */
+  rowText: (i: number) => string | Uint8Array;
+}
+
 /** One batch for {@linkcode loadBatch}. */
 export interface BatchLoad {
   copySql: string;
-  /** All rows as one COPY text (the fast path). */
-  text: string | Uint8Array;
-  /** Number of rows in `text`. */
-  rows: number;
-  /** Row `i` alone as COPY text (only needed to isolate refused rows). */
-  rowText: (i: number) => string | Uint8Array;
+  /**
+   * The COPY input: all at hand, or an async iterable yielding rows as the batch fills, so that
+   * the server works while the loader is still parsing.
+   */
+  data: CopyData;
+  /** Resolves once the batch is complete (only awaited to isolate refused rows). */
+  whole: () => Promise<WholeBatch>;
   /**
    * Runs in the batch's transaction after the rows are in: writes the rejects and the load
    * state. `refused` lists rows the database would not take.
@@ -185,13 +193,11 @@ export async function loadBatch(db: Database, batch: BatchLoad): Promise<Refused
   try {
     await db.transaction(async (tx) => {
       await tx.exec(UTC);
-      if (batch.rows > 0) {
-        try {
-          await tx.copyFrom(batch.copySql, [batch.text]);
-        } catch (err) {
-          copyError = err;
-          throw err;
-        }
+      try {
+        await tx.copyFrom(batch.copySql, batch.data);
+      } catch (err) {
+        copyError = err;
+        throw err;
       }
       await batch.finalize(tx, []);
     });
@@ -199,11 +205,13 @@ export async function loadBatch(db: Database, batch: BatchLoad): Promise<Refused
   } catch (err) {
     if (err !== copyError || isUnavailable(err) || !isRowError(err)) throw err;
   }
+  // The rows may still be arriving (a streamed COPY stops at the first bad row).
+  const whole = await batch.whole();
   return await db.transaction(async (tx) => {
     await tx.exec(UTC);
     const refused: RefusedRow[] = [];
-    const all = Array.from({ length: batch.rows }, (_, i) => i);
-    await isolate(tx, batch, all, refused, copyError);
+    const all = Array.from({ length: whole.rows }, (_, i) => i);
+    await isolate(tx, whole, batch.copySql, all, refused, copyError);
     if (refused.length === 0) throw copyError; // nothing to blame: not a row's fault after all
     refused.sort((a, b) => a.index - b.index);
     await batch.finalize(tx, refused);
@@ -213,7 +221,8 @@ export async function loadBatch(db: Database, batch: BatchLoad): Promise<Refused
 
 async function isolate(
   tx: Session,
-  batch: BatchLoad,
+  batch: WholeBatch,
+  copySql: string,
   rows: number[],
   refused: RefusedRow[],
   knownError?: unknown,
@@ -224,7 +233,7 @@ async function isolate(
     if (err === undefined) {
       await tx.exec("SAVEPOINT ingest_isolate");
       try {
-        await tx.copyFrom(batch.copySql, pending.map((i) => batch.rowText(i)));
+        await tx.copyFrom(copySql, pending.map((i) => batch.rowText(i)));
         await tx.exec("RELEASE SAVEPOINT ingest_isolate");
         return;
       } catch (e) {
@@ -237,7 +246,7 @@ async function isolate(
     const line = blamedLine(err);
     if (line !== undefined && line >= 1 && line <= pending.length) {
       // The rows before the blamed one went in fine; load them, skip it, go on after it.
-      if (line > 1) await isolate(tx, batch, pending.slice(0, line - 1), refused);
+      if (line > 1) await isolate(tx, batch, copySql, pending.slice(0, line - 1), refused);
       refused.push({ index: pending[line - 1], message: refusal(err) });
       pending = pending.slice(line);
     } else if (pending.length === 1) {
@@ -245,8 +254,8 @@ async function isolate(
       return;
     } else {
       const mid = pending.length >> 1;
-      await isolate(tx, batch, pending.slice(0, mid), refused);
-      await isolate(tx, batch, pending.slice(mid), refused);
+      await isolate(tx, batch, copySql, pending.slice(0, mid), refused);
+      await isolate(tx, batch, copySql, pending.slice(mid), refused);
       return;
     }
     err = undefined;
