@@ -5,7 +5,7 @@ import { from as copyFromStream } from "pg-copy-streams";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DatabaseUnavailableError } from "../errors.ts";
-import { type Database, isConnectionError, type Session } from "./database.ts";
+import { type CopyData, type Database, isConnectionError, type Session } from "./database.ts";
 
 /** Options for {@linkcode openPostgres}. */
 export interface PostgresOptions {
@@ -55,7 +55,7 @@ function sessionOf(client: pg.PoolClient, label: string): Session {
         unavailable(label, err);
       }
     },
-    async copyFrom(sql: string, data: readonly (string | Uint8Array)[]): Promise<number> {
+    async copyFrom(sql: string, data: CopyData): Promise<number> {
       const stream = client.query(copyFromStream(sql));
       try {
         await pipeline(Readable.from(data, { objectMode: false }), stream);
