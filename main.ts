@@ -44,6 +44,13 @@ function sleep(ms: number): Promise<void> {
 }
 
 async function start(): Promise<void> {
+  // Listen from the first moment: a signal during start-up (before there is anything to drain)
+  // still ends the process with 0, rather than the default kill.
+  let stop = (_signal: string): Promise<void> => Deno.exit(0);
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(signal, () => void stop(signal));
+  }
+
   let config: ServerConfig;
   try {
     config = await loadServerConfig(Deno.env.toObject());
@@ -107,7 +114,7 @@ async function start(): Promise<void> {
     }
   });
 
-  const stop = async (signal: string) => {
+  stop = async (signal: string) => {
     if (draining) return;
     draining = true;
     log.info("{signal}: finishing {inFlight} request(s), refusing new ones", { signal, inFlight });
@@ -121,9 +128,6 @@ async function start(): Promise<void> {
     await closeLogging();
     Deno.exit(0);
   };
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    Deno.addSignalListener(signal, () => void stop(signal));
-  }
 }
 
 if (import.meta.main) await start();

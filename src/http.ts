@@ -5,7 +5,7 @@
  * @module
  */
 import type { Context } from "hono";
-import type { z } from "zod";
+import { z } from "zod";
 import { AppError } from "./errors.ts";
 
 /** Hono's environment for this app. `Bindings` is what `Deno.serve` passes as its second argument. */
@@ -47,6 +47,28 @@ function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType): string {
     if (issue.code === "invalid_type") return "Request body must be a JSON object";
   }
   return issue.message;
+}
+
+/**
+ * A required string field whose length, counted in characters (code points, as PostgreSQL counts
+ * them, so an emoji is one), is within `min` and `max`.
+ *
+ * @example
+ * ```ts
+ * const body = z.strictObject({ title: textField("title", { min: 1, max: 200 }) });
+ * ```
+ */
+export function textField(name: string, limits: { min: number; max: number }): z.ZodString {
+  const length = (s: string) => s.length > limits.max * 2 ? Infinity : [...s].length;
+  const short = limits.min === 1
+    ? `${name} must not be empty`
+    : `${name} must be at least ${limits.min} characters`;
+  return z.string({
+    error: (issue) =>
+      issue.input === undefined ? `${name} is required` : `${name} must be a string`,
+  })
+    .refine((s) => s.length >= limits.min && length(s) >= limits.min, short)
+    .refine((s) => length(s) <= limits.max, `${name} must be at most ${limits.max} characters`);
 }
 
 /**

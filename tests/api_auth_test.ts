@@ -50,6 +50,8 @@ Deno.test("register: invalid usernames, passwords and bodies are a 400", opts, a
     [{ username: "émile", password: "securepassword" }, /is invalid/],
     [{ username: ok, password: "short12" }, /at least 8 characters/],
     [{ username: ok, password: "p".repeat(1025) }, /at most 1024 characters/],
+    // Characters, not UTF-16 units: four emoji are four characters.
+    [{ username: ok, password: "😀".repeat(4) }, /at least 8 characters/],
     [{ username: ok }, /password is required/],
     [{ password: "securepassword" }, /username is required/],
     [{ username: 42, password: "securepassword" }, /username must be a string/],
@@ -64,12 +66,12 @@ Deno.test("register: invalid usernames, passwords and bodies are a 400", opts, a
     assert.doesNotMatch(res.body.message, /short12|securepassword/, "never echo a password");
   }
   // The edges are allowed.
-  for (
-    const [username, password] of [[`a.-_${ok}`.slice(0, 50), "p".repeat(8)], [
-      uniqueName("x"),
-      "p".repeat(1024),
-    ]]
-  ) {
+  const edges = [
+    [`a.-_${ok}`.slice(0, 50), "p".repeat(8)],
+    [uniqueName("x"), "p".repeat(1024)],
+    [uniqueName("e"), "😀".repeat(8)],
+  ];
+  for (const [username, password] of edges) {
     const res = await api.call("POST", "/register", { body: { username, password } });
     assert.equal(res.status, 201, username);
   }

@@ -119,6 +119,10 @@ Deno.test("tasks: create answers the task with defaults, and a Location", opts, 
   });
   assert.equal(full.status, 201);
   assert.equal(full.body.task.status, "in_progress");
+  // Lengths count characters: 200 emoji are a 200-character title.
+  const emoji = await api.call("POST", "/tasks", { token, body: { title: "😀".repeat(200) } });
+  assert.equal(emoji.status, 201);
+  assert.equal(emoji.body.task.title, "😀".repeat(200));
 });
 
 Deno.test("tasks: invalid bodies are a 400 naming the problem", opts, async () => {
@@ -128,6 +132,7 @@ Deno.test("tasks: invalid bodies are a 400 naming the problem", opts, async () =
     [{ title: "" }, /title must not be empty/],
     [{ title: "   " }, /title must not be blank/],
     [{ title: "x".repeat(201) }, /at most 200/],
+    [{ title: "😀".repeat(201) }, /at most 200/],
     [{ title: 5 }, /title must be a string/],
     [{ title: "t", description: "d".repeat(10_001) }, /at most 10000/],
     [{ title: "t", description: null }, /description must be a string/],

@@ -10,7 +10,7 @@ import { bearerToken } from "../auth/bearer.ts";
 import type { ServerConfig } from "../config.ts";
 import { takeHit } from "../db/auth_limits.ts";
 import { AppError } from "../errors.ts";
-import { type AppEnv, clientAddress, readJson } from "../http.ts";
+import { type AppEnv, clientAddress, readJson, textField } from "../http.ts";
 
 /** Usernames: 3–50 ASCII letters, digits, `_`, `.` or `-`; unique in any letter case. */
 export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,50}$/;
@@ -25,9 +25,7 @@ const registerBody = z.strictObject({
         JSON.stringify(String(issue.input).slice(0, 60))
       } is invalid: use 3 to 50 letters, digits, "_", "." or "-"`,
   }),
-  password: z.string({ error: mustBeString("password") })
-    .min(8, "password must be at least 8 characters")
-    .max(1024, "password must be at most 1024 characters"),
+  password: textField("password", { min: 8, max: 1024 }),
 });
 
 // Login checks only shapes: a name that could never register simply fails as wrong credentials.
@@ -35,9 +33,7 @@ const loginBody = z.strictObject({
   username: z.string({ error: mustBeString("username") })
     .min(1, "username is required")
     .max(200, "username must be at most 200 characters"),
-  password: z.string({ error: mustBeString("password") })
-    .min(1, "password is required")
-    .max(1024, "password must be at most 1024 characters"),
+  password: textField("password", { min: 1, max: 1024 }),
 });
 
 /** What {@linkcode authRoutes} needs. */

@@ -18,18 +18,12 @@ import {
   updateTask,
 } from "../db/tasks.ts";
 import { AppError } from "../errors.ts";
-import { type AppEnv, readJson } from "../http.ts";
+import { type AppEnv, readJson, textField } from "../http.ts";
 import { linkHeader, parsePageRequest } from "../pagination.ts";
 
-const mustBeString = (name: string) => (issue: { input: unknown }) =>
-  issue.input === undefined ? `${name} is required` : `${name} must be a string`;
-
-const title = z.string({ error: mustBeString("title") })
-  .min(1, "title must not be empty")
-  .max(200, "title must be at most 200 characters")
+const title = textField("title", { min: 1, max: 200 })
   .refine((s) => s.trim() !== "", "title must not be blank");
-const description = z.string({ error: mustBeString("description") })
-  .max(10_000, "description must be at most 10000 characters");
+const description = textField("description", { min: 0, max: 10_000 });
 const status = z.enum(TASK_STATUSES, {
   error: (issue) =>
     `status must be one of ${TASK_STATUSES.join(", ")}, got ${
