@@ -50,6 +50,22 @@ function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType): string {
 }
 
 /**
+ * A required string field, with messages that name it: "title is required", "title must be a
+ * string".
+ *
+ * @example
+ * ```ts
+ * const username = requiredString("username").regex(/^\w+$/);
+ * ```
+ */
+export function requiredString(name: string): z.ZodString {
+  return z.string({
+    error: (issue) =>
+      issue.input === undefined ? `${name} is required` : `${name} must be a string`,
+  });
+}
+
+/**
  * A required string field whose length, counted in characters (code points, as PostgreSQL counts
  * them, so an emoji is one), is within `min` and `max`.
  *
@@ -63,10 +79,7 @@ export function textField(name: string, limits: { min: number; max: number }): z
   const short = limits.min === 1
     ? `${name} must not be empty`
     : `${name} must be at least ${limits.min} characters`;
-  return z.string({
-    error: (issue) =>
-      issue.input === undefined ? `${name} is required` : `${name} must be a string`,
-  })
+  return requiredString(name)
     .refine((s) => s.length >= limits.min && length(s) >= limits.min, short)
     .refine((s) => length(s) <= limits.max, `${name} must be at most ${limits.max} characters`);
 }

@@ -10,16 +10,13 @@ import { bearerToken } from "../auth/bearer.ts";
 import type { ServerConfig } from "../config.ts";
 import { takeHit } from "../db/auth_limits.ts";
 import { AppError } from "../errors.ts";
-import { type AppEnv, clientAddress, readJson, textField } from "../http.ts";
+import { type AppEnv, clientAddress, readJson, requiredString, textField } from "../http.ts";
 
 /** Usernames: 3–50 ASCII letters, digits, `_`, `.` or `-`; unique in any letter case. */
 export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,50}$/;
 
-const mustBeString = (name: string) => (issue: { input: unknown }) =>
-  issue.input === undefined ? `${name} is required` : `${name} must be a string`;
-
 const registerBody = z.strictObject({
-  username: z.string({ error: mustBeString("username") }).regex(USERNAME_PATTERN, {
+  username: requiredString("username").regex(USERNAME_PATTERN, {
     error: (issue) =>
       `username ${
         JSON.stringify(String(issue.input).slice(0, 60))
@@ -30,9 +27,7 @@ const registerBody = z.strictObject({
 
 // Login checks only shapes: a name that could never register simply fails as wrong credentials.
 const loginBody = z.strictObject({
-  username: z.string({ error: mustBeString("username") })
-    .min(1, "username is required")
-    .max(200, "username must be at most 200 characters"),
+  username: textField("username", { min: 1, max: 200 }),
   password: textField("password", { min: 1, max: 1024 }),
 });
 
