@@ -25,7 +25,7 @@ import { migrate } from "../db/migrate.ts";
 import { openDatabase } from "../db/open.ts";
 import { errorFields } from "../log.ts";
 import { CsvSource } from "./csv_source.ts";
-import { CsvParser, UNTERMINATED_QUOTE } from "./csv_parser.ts";
+import { UNTERMINATED_QUOTE } from "./csv_parser.ts";
 import { CopyBuffer } from "./copy_text.ts";
 import { EXIT_OK, type ExitCode, exitCodeOf, LoadError, UsageError } from "./errors.ts";
 import { inferSchema } from "./infer.ts";
@@ -159,9 +159,11 @@ interface Batch {
   records: number;
   /** The batch's COPY text, written as records are transformed. */
   out: CopyBuffer;
-  /** Accepted rows: their input text (to re-read a row the database refuses) and line. */
-  raws: string[];
-  lines: number[];
+  /**
+   * The line of each accepted row, to find a row the database refuses in the file again. Not
+   * its text: keeping it would keep every chunk of input alive until the batch commits.
+   */
+  lines: LineList;
   rejects: { fields: string[]; line: number; reason: string; key: string }[];
   lastLine: number;
   defaulted: Record<string, number>;
@@ -176,14 +178,33 @@ interface Batch {
   done: Promise<void>;
 }
 
-function newBatch(): Batch {
+/**
+ * A growable list of line numbers in a typed array: pooled with the COPY buffer, it makes no
+ * garbage per batch (a JS array of 20,000 numbers would be promoted, then dropped).
+ */
+class LineList {
+  arr = new Float64Array(1024);
+  length = 0;
+  push(line: number): void {
+    if (this.length === this.arr.length) {
+      const next = new Float64Array(this.arr.length * 2);
+      next.set(this.arr);
+      this.arr = next;
+    }
+    this.arr[this.length++] = line;
+  }
+  at(i: number): number {
+    return this.arr[i];
+  }
+}
+
+function newBatch(out: CopyBuffer, lines: LineList): Batch {
   let markSealed = () => {};
   const whenSealed = new Promise<void>((resolve) => (markSealed = resolve));
   return {
     records: 0,
-    out: new CopyBuffer(1 << 20),
-    raws: [],
-    lines: [],
+    out,
+    lines,
     rejects: [],
     lastLine: 0,
     defaulted: {},
@@ -232,15 +253,28 @@ function splitRows(bytes: Uint8Array): Uint8Array[] {
   return rows;
 }
 
-/** The fields of one record's input text (a refused row, going to the rejects file). */
-function reparse(raw: string, delimiter: string): string[] {
-  let out: string[] = [];
-  const p = new CsvParser({ delimiter }, (fields) => {
-    out = fields;
-  });
-  p.push(raw);
-  p.finish();
-  return out;
+/**
+ * Reads the records starting at the given lines from the file again: the rows the database
+ * refused, for the rejects file. Rare, so a second pass over the file beats holding every
+ * row's text in memory.
+ */
+async function refetch(
+  options: { path: string; encoding: string; delimiter: string },
+  lines: readonly number[],
+): Promise<Map<number, string[]>> {
+  const wanted = new Set(lines);
+  const last = Math.max(...lines);
+  const found = new Map<number, string[]>();
+  const src = await CsvSource.open(options);
+  try {
+    await src.stream((fields, line) => {
+      if (wanted.has(line)) found.set(line, fields.slice());
+      if (line >= last) src.stop();
+    });
+  } finally {
+    src.close();
+  }
+  return found;
 }
 
 function addCounts(into: Record<string, number>, from: Record<string, number>): void {
@@ -480,12 +514,15 @@ async function run(
         rejects.add(r.fields, r.line, r.reason);
         reasons[r.key] = (reasons[r.key] ?? 0) + 1;
       }
+      const again = refused.length
+        ? await refetch(
+          { path: options.file, encoding: source.encoding, delimiter: source.delimiter },
+          refused.map((r) => batch.lines.at(r.index)),
+        )
+        : undefined;
       for (const r of refused) {
-        rejects.add(
-          reparse(batch.raws[r.index], source.delimiter),
-          batch.lines[r.index],
-          `database refused: ${r.message}`,
-        );
+        const line = batch.lines.at(r.index);
+        rejects.add(again?.get(line) ?? [], line, `database refused: ${r.message}`);
         const key = `database refused: ${r.message.replace(/"[^"]*"/g, '"…"')}`;
         reasons[key] = (reasons[key] ?? 0) + 1;
       }
@@ -494,7 +531,7 @@ async function run(
       const p: LoadProgress = {
         recordsDone: committed.recordsDone + batch.records,
         lastLine: batch.lastLine || committed.lastLine,
-        rowsLoaded: committed.rowsLoaded + batch.raws.length - refused.length,
+        rowsLoaded: committed.rowsLoaded + batch.lines.length - refused.length,
         rowsRejected: committed.rowsRejected + batch.rejects.length + refused.length,
         rejectedByReason,
         defaulted: batch.defaulted,
@@ -522,7 +559,7 @@ async function run(
           await batch.whenSealed;
           const bytes = batch.out.bytes();
           return {
-            rows: batch.raws.length,
+            rows: batch.lines.length,
             rowText: (i) => bufferOf((rowTexts ??= splitRows(bytes))[i]),
           };
         },
@@ -560,11 +597,18 @@ async function run(
   };
 
   /** A new batch, queued to commit after the one before it. */
+  // COPY buffers are reused batch after batch: allocating megabytes per batch and freeing them
+  // fragments the C heap, and the process's memory would creep up with the file's size.
+  const buffers: { out: CopyBuffer; lines: LineList }[] = [];
   const open = (): Batch => {
-    const b = newBatch();
+    const pooled = buffers.pop() ?? { out: new CopyBuffer(4 << 20), lines: new LineList() };
+    pooled.out.pos = 0;
+    pooled.lines.length = 0;
+    const b = newBatch(pooled.out, pooled.lines);
     const forget = () => {
       const i = waiting.indexOf(b);
       if (i >= 0) waiting.splice(i, 1);
+      buffers.push({ out: b.out, lines: b.lines });
     };
     b.done = chain.then(() => commit(b));
     b.done.then(forget, (err) => {
@@ -609,7 +653,6 @@ async function run(
         });
       }
     } else {
-      b.raws.push(source.rawRecord());
       b.lines.push(line);
     }
     if (b.records >= batchSize) {
