@@ -164,7 +164,13 @@ interface Batch {
    * its text: keeping it would keep every chunk of input alive until the batch commits.
    */
   lines: LineList;
-  rejects: { fields: string[]; line: number; reason: string; key: string }[];
+  /**
+   * Rejected records, already formatted for the rejects file and encoded: keeping their field
+   * strings would keep the chunks of input they point into alive until the batch commits.
+   */
+  rejectText: CopyBuffer;
+  rejected: number;
+  reasons: Record<string, number>;
   lastLine: number;
   defaulted: Record<string, number>;
   final: boolean;
@@ -198,14 +204,16 @@ class LineList {
   }
 }
 
-function newBatch(out: CopyBuffer, lines: LineList): Batch {
+function newBatch(out: CopyBuffer, lines: LineList, rejectText: CopyBuffer): Batch {
   let markSealed = () => {};
   const whenSealed = new Promise<void>((resolve) => (markSealed = resolve));
   return {
     records: 0,
     out,
     lines,
-    rejects: [],
+    rejectText,
+    rejected: 0,
+    reasons: {},
     lastLine: 0,
     defaulted: {},
     final: false,
@@ -510,10 +518,9 @@ async function run(
     let progress: LoadProgress | undefined;
     // Runs once the batch is complete, inside its transaction when there is one.
     const finalizeRejects = async (refused: RefusedRow[]): Promise<LoadProgress> => {
-      for (const r of batch.rejects) {
-        rejects.add(r.fields, r.line, r.reason);
-        reasons[r.key] = (reasons[r.key] ?? 0) + 1;
-      }
+      // A copy: the pooled buffer is reused once this batch is done.
+      rejects.addEncoded(batch.rejectText.bytes().slice(), batch.rejected);
+      addCounts(reasons, batch.reasons);
       const again = refused.length
         ? await refetch(
           { path: options.file, encoding: source.encoding, delimiter: source.delimiter },
@@ -532,7 +539,7 @@ async function run(
         recordsDone: committed.recordsDone + batch.records,
         lastLine: batch.lastLine || committed.lastLine,
         rowsLoaded: committed.rowsLoaded + batch.lines.length - refused.length,
-        rowsRejected: committed.rowsRejected + batch.rejects.length + refused.length,
+        rowsRejected: committed.rowsRejected + batch.rejected + refused.length,
         rejectedByReason,
         defaulted: batch.defaulted,
         rejectsBytes: 0,
@@ -599,16 +606,18 @@ async function run(
   /** A new batch, queued to commit after the one before it. */
   // COPY buffers are reused batch after batch: allocating megabytes per batch and freeing them
   // fragments the C heap, and the process's memory would creep up with the file's size.
-  const buffers: { out: CopyBuffer; lines: LineList }[] = [];
+  const buffers: { out: CopyBuffer; lines: LineList; rejectText: CopyBuffer }[] = [];
   const open = (): Batch => {
-    const pooled = buffers.pop() ?? { out: new CopyBuffer(4 << 20), lines: new LineList() };
+    const pooled = buffers.pop() ??
+      { out: new CopyBuffer(4 << 20), lines: new LineList(), rejectText: new CopyBuffer(1 << 16) };
     pooled.out.pos = 0;
     pooled.lines.length = 0;
-    const b = newBatch(pooled.out, pooled.lines);
+    pooled.rejectText.pos = 0;
+    const b = newBatch(pooled.out, pooled.lines, pooled.rejectText);
     const forget = () => {
       const i = waiting.indexOf(b);
       if (i >= 0) waiting.splice(i, 1);
-      buffers.push({ out: b.out, lines: b.lines });
+      buffers.push({ out: b.out, lines: b.lines, rejectText: b.rejectText });
     };
     b.done = chain.then(() => commit(b));
     b.done.then(forget, (err) => {
@@ -637,21 +646,14 @@ async function run(
     b.lastLine = line;
     const ok = (flags & UNTERMINATED_QUOTE) === 0 && transformer.applyTo(fields, b.out);
     if (!ok) {
-      if (flags & UNTERMINATED_QUOTE) {
-        b.rejects.push({
-          fields: fields.slice(),
-          line,
-          reason: "unterminated quoted field (the file ends inside quotes)",
-          key: "unterminated quoted field",
-        });
-      } else {
-        b.rejects.push({
-          fields: fields.slice(),
-          line,
-          reason: transformer.reason,
-          key: transformer.reasonKey,
-        });
-      }
+      const unterminated = (flags & UNTERMINATED_QUOTE) !== 0;
+      const reason = unterminated
+        ? "unterminated quoted field (the file ends inside quotes)"
+        : transformer.reason;
+      const key = unterminated ? "unterminated quoted field" : transformer.reasonKey;
+      b.rejectText.put(rejects.format(fields, line, reason));
+      b.rejected++;
+      b.reasons[key] = (b.reasons[key] ?? 0) + 1;
     } else {
       b.lines.push(line);
     }

@@ -43,7 +43,7 @@ export class RejectsWriter {
   readonly #file: Deno.FsFile;
   readonly #delimiter: string;
   readonly #columns: number;
-  #buffer: string[] = [];
+  #buffer: (string | Uint8Array)[] = [];
   #offset: number;
   /** Rejected records written or buffered by this writer. */
   count = 0;
@@ -104,12 +104,12 @@ export class RejectsWriter {
   }
 
   /**
-   * Buffers one rejected record: its fields unchanged, its line and the reason. A record with
-   * the wrong number of fields is fitted to the header so that `_line` and `_reason` stay in
-   * their columns for any CSV reader: missing fields are empty, surplus fields are joined,
-   * with the delimiter, into the last column (their text kept whole).
+   * One rejected record as a line of the rejects file: its fields unchanged, its line and the
+   * reason. A record with the wrong number of fields is fitted to the header so that `_line`
+   * and `_reason` stay in their columns for any CSV reader: missing fields are empty, surplus
+   * fields are joined, with the delimiter, into the last column (their text kept whole).
    */
-  add(fields: readonly string[], line: number, reason: string): void {
+  format(fields: readonly string[], line: number, reason: string): string {
     const d = this.#delimiter;
     const n = this.#columns;
     let row = fields;
@@ -120,8 +120,20 @@ export class RejectsWriter {
     }
     let out = "";
     for (let i = 0; i < row.length; i++) out += csvField(row[i], d) + d;
-    this.#buffer.push(out + line + d + csvField(reason, d) + "\n");
+    return out + line + d + csvField(reason, d) + "\n";
+  }
+
+  /** Buffers one rejected record (see {@linkcode format}). */
+  add(fields: readonly string[], line: number, reason: string): void {
+    this.#buffer.push(this.format(fields, line, reason));
     this.count++;
+  }
+
+  /** Buffers records already formatted and encoded (UTF-8), `count` of them. */
+  addEncoded(bytes: Uint8Array, count: number): void {
+    if (bytes.length === 0) return;
+    this.#buffer.push(bytes);
+    this.count += count;
   }
 
   /** Records buffered and not yet written. */
@@ -132,8 +144,14 @@ export class RejectsWriter {
   /** Writes what is buffered and syncs it to disk; returns the file's new length. */
   async flush(): Promise<number> {
     if (this.#buffer.length === 0) return this.#offset;
-    const bytes = encoder.encode(this.#buffer.join(""));
+    const parts = this.#buffer.map((p) => typeof p === "string" ? encoder.encode(p) : p);
     this.#buffer = [];
+    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      bytes.set(p, at);
+      at += p.length;
+    }
     let done = 0;
     while (done < bytes.length) done += await this.#file.write(bytes.subarray(done));
     // The batch commits right after; its rejects must not be lost by a crash after that.
