@@ -145,3 +145,11 @@ export async function saveProgress(
 export async function forgetLoads(db: Queryable, table: string): Promise<void> {
   await db.query("DELETE FROM ingest_loads WHERE table_name = $1", [table]);
 }
+
+/** A synchronous write to the load's row: flushes the WAL of every batch committed before it. */
+export async function touchLoad(db: Queryable, key: LoadKey): Promise<void> {
+  await db.query(
+    "UPDATE ingest_loads SET updated_at = now() WHERE table_name = $1 AND fingerprint = $2",
+    [key.table, key.fingerprint],
+  );
+}

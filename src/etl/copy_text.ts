@@ -78,6 +78,16 @@ export class CopyBuffer {
     this.pos = pos;
   }
 
+  /** A value known to be ASCII with nothing to escape: a validated number, date, boolean. */
+  putAscii(v: string): void {
+    const n = v.length;
+    if (this.pos + n > this.buf.length) this.ensure(n);
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < n; i++) buf[pos++] = v.charCodeAt(i);
+    this.pos = pos;
+  }
+
   /** A text value, escaped for COPY as it is copied. */
   putEscaped(v: string): void {
     const n = v.length;

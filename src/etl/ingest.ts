@@ -20,6 +20,7 @@ import {
   type LoadProgress,
   saveProgress,
   startLoad,
+  touchLoad,
 } from "../db/load_state.ts";
 import { migrate } from "../db/migrate.ts";
 import { openDatabase } from "../db/open.ts";
@@ -43,7 +44,7 @@ import { copyStatement, loadBatch, prepareTable, type RefusedRow } from "./sink.
 import { RowTransformer } from "./transform.ts";
 
 /** Records per batch unless `--batch-size` says otherwise (chosen by measurement). */
-export const DEFAULT_BATCH_SIZE = 20_000;
+export const DEFAULT_BATCH_SIZE = 50_000;
 /** Records read for inference unless `--sample` says otherwise. */
 export const DEFAULT_SAMPLE = 10_000;
 
@@ -701,6 +702,9 @@ async function run(
     read += cur.records;
     seal(cur);
     await chain;
+    // Batches commit without waiting for the WAL flush; this synchronous commit flushes them
+    // all, so that exit 0 means the load is durable.
+    if (db && !dryRun) await touchLoad(db, key);
   } catch (err) {
     // Let the batch in COPY finish (or fail) before reporting: its outcome is part of the state.
     cur.final = false;

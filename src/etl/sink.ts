@@ -183,6 +183,10 @@ function refusal(err: unknown): string {
 
 // Converters pass timestamps through unchanged; one without an offset must mean UTC.
 const UTC = "SET LOCAL TimeZone = 'UTC'";
+// A batch's commit need not wait for the WAL flush: the load state commits with the rows, so a
+// server crash loses both together and a resume redoes them (the rejects file is truncated back
+// to the state's length). The caller ends the load with one synchronous commit (see ingest).
+const ASYNC_COMMIT = `${UTC}; SET LOCAL synchronous_commit = off`;
 
 /**
  * Loads one batch in one transaction; returns the rows the database refused (already handed to
@@ -192,7 +196,7 @@ export async function loadBatch(db: Database, batch: BatchLoad): Promise<Refused
   let copyError: unknown;
   try {
     await db.transaction(async (tx) => {
-      await tx.exec(UTC);
+      await tx.exec(ASYNC_COMMIT);
       try {
         await tx.copyFrom(batch.copySql, batch.data);
       } catch (err) {
@@ -208,7 +212,7 @@ export async function loadBatch(db: Database, batch: BatchLoad): Promise<Refused
   // The rows may still be arriving (a streamed COPY stops at the first bad row).
   const whole = await batch.whole();
   return await db.transaction(async (tx) => {
-    await tx.exec(UTC);
+    await tx.exec(ASYNC_COMMIT);
     const refused: RefusedRow[] = [];
     const all = Array.from({ length: whole.rows }, (_, i) => i);
     await isolate(tx, whole, batch.copySql, all, refused, copyError);

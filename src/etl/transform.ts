@@ -152,7 +152,8 @@ export class RowTransformer {
           this.#fail(fields, c, r);
           return false;
         }
-        out.put(r);
+        // Every non-text converter accepts ASCII only (digits, signs, T, Z, ...).
+        out.putAscii(r);
       }
       out.byte(c === last ? 10 : 9);
     }
