@@ -183,9 +183,10 @@ function refusal(err: unknown): string {
 
 // Converters pass timestamps through unchanged; one without an offset must mean UTC.
 const UTC = "SET LOCAL TimeZone = 'UTC'";
-// A batch's commit need not wait for the WAL flush: the load state commits with the rows, so a
-// server crash loses both together and a resume redoes them (the rejects file is truncated back
-// to the state's length). The caller ends the load with one synchronous commit (see ingest).
+// On a server, a batch's commit need not wait for the WAL flush: the load state commits with the
+// rows, so a server crash loses both together and a resume redoes them (the rejects file is
+// truncated back to the state's length). The caller ends the load with one synchronous commit.
+// Not on PGlite: there the "server" is this process, and a kill would lose every batch.
 const ASYNC_COMMIT = `${UTC}; SET LOCAL synchronous_commit = off`;
 
 /**
@@ -196,7 +197,7 @@ export async function loadBatch(db: Database, batch: BatchLoad): Promise<Refused
   let copyError: unknown;
   try {
     await db.transaction(async (tx) => {
-      await tx.exec(ASYNC_COMMIT);
+      await tx.exec(db.kind === "postgres" ? ASYNC_COMMIT : UTC);
       try {
         await tx.copyFrom(batch.copySql, batch.data);
       } catch (err) {
@@ -212,7 +213,7 @@ export async function loadBatch(db: Database, batch: BatchLoad): Promise<Refused
   // The rows may still be arriving (a streamed COPY stops at the first bad row).
   const whole = await batch.whole();
   return await db.transaction(async (tx) => {
-    await tx.exec(ASYNC_COMMIT);
+    await tx.exec(db.kind === "postgres" ? ASYNC_COMMIT : UTC);
     const refused: RefusedRow[] = [];
     const all = Array.from({ length: whole.rows }, (_, i) => i);
     await isolate(tx, whole, batch.copySql, all, refused, copyError);
