@@ -194,53 +194,99 @@ async function lineCount(path: string): Promise<number> {
   }
 }
 
+/** A generated file with 5% defects, its schema file, and the loader's arguments for it. */
+async function interruptedLoad(dir: string, table: string, rows = 60_000) {
+  const file = `${dir}/big.csv`;
+  await writeCsv({ path: file, rows, defectRate: 0.05, seed: 7 });
+  const schemaFile = `${dir}/schema.json`;
+  await Deno.writeTextFile(schemaFile, JSON.stringify(GEN_SCHEMA));
+  const rejects = `${dir}/${table}.rejects.csv`;
+  const args = [
+    "ingest",
+    file,
+    "--schema",
+    schemaFile,
+    "--table",
+    table,
+    "--batch-size",
+    "1000",
+    "--rejects",
+    rejects,
+    "--log-file",
+    `${dir}/ingest.log`,
+    "--quiet",
+  ];
+  return { file, rejects, args };
+}
+
+/** Waits until the rejects file has `lines` lines: rejects are written as each batch commits. */
+async function untilRejects(path: string, lines: number): Promise<boolean> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (await lineCount(path) >= lines) return true;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return false;
+}
+
+/**
+ * Loads `file` again without interruption into another table and checks that `table` and
+ * `rejects` hold exactly the same: every valid row once, every rejected record once, in order.
+ */
+async function assertSameAsUnbroken(
+  dataDir: string,
+  file: string,
+  table: string,
+  rejects: string,
+): Promise<void> {
+  const refTable = uniqueName("unbroken");
+  const db = await openDatabase({ databaseUrl: TEST_DATABASE_URL, dataDir, poolSize: 2 });
+  try {
+    await migrate(db);
+    const refRejects = `${dataDir}/unbroken.rejects.csv`;
+    const ref = await ingest({
+      db,
+      file,
+      schema: GEN_SCHEMA,
+      table: refTable,
+      rejectsPath: refRejects,
+      batchSize: 1000,
+    });
+    assert.equal(ref.exitCode, 0, ref.error?.message ?? "");
+    assert.ok(ref.summary!.rows_rejected > 1000);
+    const counts = async (t: string) =>
+      (await db.query<{ n: number; ids: number; sum: string }>(
+        `SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids, sum(id)::text AS sum FROM "${t}"`,
+      ))[0];
+    const got = await counts(table);
+    assert.deepEqual(got, await counts(refTable));
+    assert.equal(got.n, got.ids, "no duplicates");
+    assert.equal(got.n, ref.summary!.rows_loaded);
+    assert.equal(await Deno.readTextFile(rejects), await Deno.readTextFile(refRejects));
+  } finally {
+    await db.close();
+  }
+}
+
 Deno.test("cli: a load killed mid-way resumes to exactly the rows and rejects of an unbroken load", async () => {
   assert.equal(GEN_HEADER.length, GEN_SCHEMA.columns.length);
   const dir = await tempDir();
   const table = uniqueName("killed");
-  const refTable = uniqueName("unbroken");
   try {
-    const file = `${dir.path}/big.csv`;
-    await writeCsv({ path: file, rows: 60_000, defectRate: 0.05, seed: 7 });
-    const schemaFile = `${dir.path}/schema.json`;
-    await Deno.writeTextFile(schemaFile, JSON.stringify(GEN_SCHEMA));
-    const rejects = `${dir.path}/killed.rejects.csv`;
-    const args = [
-      "ingest",
-      file,
-      "--schema",
-      schemaFile,
-      "--table",
-      table,
-      "--batch-size",
-      "1000",
-      "--rejects",
-      rejects,
-      "--log-file",
-      `${dir.path}/ingest.log`,
-      "--quiet",
-    ];
+    const { file, rejects, args } = await interruptedLoad(dir.path, table);
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", CLI, ...args],
       env: env(dir.path),
       stdout: "null",
       stderr: "piped",
     }).spawn();
-    // Rejects are written just before each batch commits: ~50 a batch, so this is a few batches in.
-    const deadline = Date.now() + 60_000;
-    let killed = false;
-    while (Date.now() < deadline) {
-      if (await lineCount(rejects) >= 250) {
-        child.kill("SIGKILL");
-        killed = true;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    // ~50 rejects a batch: this is a few batches in.
+    const reached = await untilRejects(rejects, 250);
+    child.kill("SIGKILL");
     const status = await child.status;
     await child.stderr.cancel();
     assert.ok(
-      killed && status.signal === "SIGKILL",
+      reached && status.signal === "SIGKILL",
       `not killed mid-load: ${JSON.stringify(status)}`,
     );
 
@@ -249,43 +295,60 @@ Deno.test("cli: a load killed mid-way resumes to exactly the rows and rejects of
     assert.equal(again.code, 2, again.stderr);
     assert.match(again.stderr, /--resume/);
 
-    const resumed = await cli([...args, "--resume"], env(dir.path));
+    const summaryPath = `${dir.path}/summary.json`;
+    const resumed = await cli([...args, "--resume", "--summary-json", summaryPath], env(dir.path));
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stdout, /resumed after\s+[\d,]+ records/);
+    const summary = JSON.parse(await Deno.readTextFile(summaryPath));
+    assert.ok(summary.resumed_after_records >= 1000, JSON.stringify(summary));
+    assert.equal(summary.resumed_after_records + summary.rows_read, 60_000);
 
-    // The same file loaded without interruption, for reference.
-    const db = await openDatabase({
-      databaseUrl: TEST_DATABASE_URL,
-      dataDir: dir.path,
-      poolSize: 2,
-    });
-    try {
-      await migrate(db);
-      const refRejects = `${dir.path}/unbroken.rejects.csv`;
-      const ref = await ingest({
-        db,
-        file,
-        schema: GEN_SCHEMA,
-        table: refTable,
-        rejectsPath: refRejects,
-        batchSize: 1000,
-      });
-      assert.equal(ref.exitCode, 0, ref.error?.message ?? "");
-      assert.ok(ref.summary!.rows_rejected > 1000);
-      const counts = async (t: string) =>
-        (await db.query<{ n: number; ids: number; sum: string }>(
-          `SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids, sum(id)::text AS sum FROM "${t}"`,
-        ))[0];
-      const got = await counts(table);
-      assert.deepEqual(got, await counts(refTable));
-      assert.equal(got.n, got.ids, "no duplicates");
-      assert.equal(got.n, ref.summary!.rows_loaded);
-      // Each rejected record exactly once, in order.
-      assert.equal(await Deno.readTextFile(rejects), await Deno.readTextFile(refRejects));
-    } finally {
-      await db.close();
-    }
+    await assertSameAsUnbroken(dir.path, file, table, rejects);
   } finally {
     await dir.remove();
   }
+});
+
+Deno.test({
+  name: "cli: connection lost mid-load is exit 1 naming the host; --resume then finishes exactly",
+  ignore: !TEST_DATABASE_URL,
+  async fn() {
+    const dir = await tempDir();
+    const table = uniqueName("cut");
+    try {
+      // Big enough that the load is still running when its connection is cut.
+      const { file, rejects, args } = await interruptedLoad(dir.path, table, 300_000);
+      const admin = await openDatabase({ databaseUrl: TEST_DATABASE_URL, dataDir: dir.path });
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", CLI, ...args],
+        env: env(dir.path),
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const output = child.output();
+      try {
+        assert.ok(await untilRejects(rejects, 250), "the load never got going");
+        // The loader names its connections "ingest <table>".
+        const cut = await admin.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity, pg_terminate_backend(pid)
+            WHERE datname = current_database() AND application_name = $1`,
+          [`ingest ${table}`],
+        );
+        assert.ok(cut.length > 0, "no loader connection found");
+      } finally {
+        await admin.close();
+      }
+      const out = await output;
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 1, stderr);
+      const host = new URL(TEST_DATABASE_URL!);
+      assert.ok(stderr.includes(`${host.hostname}:${host.port || "5432"}`), stderr);
+
+      const resumed = await cli([...args, "--resume"], env(dir.path));
+      assert.equal(resumed.code, 0, resumed.stderr);
+      await assertSameAsUnbroken(dir.path, file, table, rejects);
+    } finally {
+      await dir.remove();
+    }
+  },
 });

@@ -116,6 +116,19 @@ export async function fingerprint(path: string, size: number): Promise<string> {
   }
 }
 
+/** Names the loader's connections in `pg_stat_activity` (unless the URL already does). */
+export function withApplicationName(url: string, name: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.searchParams.has("application_name")) {
+      u.searchParams.set("application_name", name.slice(0, 63));
+    }
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
 /** Options for {@linkcode inferFile}. */
 export interface InferFileOptions {
   file: string;
@@ -385,7 +398,11 @@ async function run(
   let db = options.db;
   if (!dryRun && !db) {
     db = await openDatabase({
-      databaseUrl: options.databaseUrl,
+      databaseUrl: options.databaseUrl &&
+        withApplicationName(
+          options.databaseUrl,
+          `ingest ${options.table ?? schema?.table ?? DEFAULT_TABLE}`,
+        ),
       dataDir: options.dataDir ?? "./data",
       poolSize: 2,
       queryTimeoutMs: 0,
