@@ -278,10 +278,21 @@ export class CsvSource {
     this.#early = [];
     this.#box.handler = onRecord;
     parser.onRecord = onRecord;
+    let next: Promise<Uint8Array | null> | undefined;
     try {
       if (afterChunk) await afterChunk(this.#bytesRead);
+      // Two buffers: the next read runs (in the runtime's I/O threads) while this chunk is
+      // parsed, so the parser does not wait out each read's round trip.
+      let spare: Uint8Array = new Uint8Array(this.#buf.length);
+      next = this.#done ? undefined : readChunk(this.#file, this.#buf, this.path);
       while (!this.#done && !this.#stopped) {
-        const chunk = await readChunk(this.#file, this.#buf, this.path);
+        const chunk = await next!;
+        if (chunk !== null) {
+          const used = this.#buf;
+          this.#buf = spare;
+          spare = used;
+          next = readChunk(this.#file, this.#buf, this.path);
+        }
         if (chunk === null) {
           const tail = decodeOrThrow(this.#decoder, undefined, parser, this.path);
           if (tail) parser.push(tail);
@@ -294,6 +305,8 @@ export class CsvSource {
         if (afterChunk) await afterChunk(this.#bytesRead);
       }
     } finally {
+      // A read still in flight must settle before its file is closed.
+      if (next) await next.catch(() => null);
       this.close();
     }
   }
