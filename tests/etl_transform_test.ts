@@ -44,6 +44,10 @@ Deno.test("convert: numeric and double reject NaN and Infinity", () => {
   }
   assert.equal(bad("double", "1e400"), "out of range for double");
   assert.equal(ok("double", "1e300"), "1e300");
+  assert.equal(ok("double", "1.7e308"), "1.7e308");
+  assert.equal(bad("double", "-1.8e308"), "out of range for double");
+  assert.equal(bad("double", "1" + "0".repeat(400)), "out of range for double");
+  assert.equal(ok("double", "1E+5"), "1E+5");
 });
 
 Deno.test("convert: booleans in every spelling, any case; nothing else", () => {

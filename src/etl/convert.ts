@@ -86,10 +86,19 @@ const numericConverter: Converter = (s) => {
 
 const doubleConverter: Converter = (s) => {
   if (!DECIMAL.test(s)) return NOT_NUMBER;
-  // Only an exponent can leave double's range.
-  if (s.length > 15 || s.includes("e") || s.includes("E")) {
-    if (!Number.isFinite(Number(s))) return DOUBLE_RANGE;
+  // Only a long mantissa or a big exponent can leave double's range (±1.8e308); converting
+  // just those keeps Number() off the common path.
+  let e = s.indexOf("e");
+  if (e === -1) e = s.indexOf("E");
+  const mantissa = e === -1 ? s.length : e;
+  let exponent = 0;
+  if (e !== -1) {
+    let i = e + 1;
+    const sign = s.charCodeAt(i);
+    if (sign === 43 || sign === 45) i++;
+    for (; i < s.length && exponent < 100_000; i++) exponent = exponent * 10 + s.charCodeAt(i) - 48;
   }
+  if (mantissa + exponent > 300 && !Number.isFinite(Number(s))) return DOUBLE_RANGE;
   return s;
 };
 
