@@ -196,11 +196,12 @@ async function runIngest(args: string[]): Promise<number> {
     );
   }
 
-  await setupLogging({
-    level: "debug",
-    console: false,
-    file: values["log-file"] ?? "logs/ingest.log",
-  });
+  const logFile = values["log-file"] ?? "logs/ingest.log";
+  try {
+    await setupLogging({ level: "debug", console: false, file: logFile });
+  } catch (err) {
+    throw new UsageError(`cannot write the log file "${logFile}": ${(err as Error).message}`);
+  }
   let showedProgress = false;
   if (!values.quiet && Deno.stderr.isTerminal()) {
     const enc = new TextEncoder();

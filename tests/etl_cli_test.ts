@@ -46,11 +46,16 @@ async function cli(args: string[], extraEnv: Record<string, string> = {}): Promi
 }
 
 /** Runs the CLI with JWT_SECRET and DATABASE_URL removed from the environment. */
-async function cliBare(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
+async function cliBare(
+  args: string[],
+  extraEnv: Record<string, string> = {},
+  cwd?: string,
+): Promise<Run> {
   const cmd = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", CLI, ...args],
     env: { NO_COLOR: "1", ...extraEnv },
     clearEnv: true,
+    cwd,
     stdout: "piped",
     stderr: "piped",
   });
@@ -95,10 +100,10 @@ Deno.test("cli: usage errors exit 2 with one clear line on stderr", async () => 
   const dir = await tempDir();
   try {
     const e = { DATA_DIR: dir.path };
-    const unknown = await cliBare(["ingest", `${FIXTURES}defects.csv`, "--bogus"], e);
+    const unknown = await cliBare(["ingest", `${FIXTURES}defects.csv`, "--bogus"], e, dir.path);
     assert.equal(unknown.code, 2);
     assert.equal(unknown.stderr.trim(), 'error: unknown flag "--bogus" (see --help)');
-    const missing = await cliBare(["ingest", `${dir.path}/nope.csv`], e);
+    const missing = await cliBare(["ingest", `${dir.path}/nope.csv`], e, dir.path);
     assert.equal(missing.code, 2);
     assert.equal(missing.stderr.trim(), `error: file not found: "${dir.path}/nope.csv"`);
     await Deno.writeTextFile(
@@ -108,18 +113,34 @@ Deno.test("cli: usage errors exit 2 with one clear line on stderr", async () => 
     const badSchema = await cliBare(
       ["ingest", `${FIXTURES}defects.csv`, "--schema", `${dir.path}/bad.json`],
       e,
+      dir.path,
     );
     assert.equal(badSchema.code, 2);
     assert.equal(badSchema.stderr.trim().split("\n").length, 1);
     assert.match(badSchema.stderr, /columns\[0\]\.type: expected one of .*got "int"/);
-    const empty = await cliBare(["ingest", `${FIXTURES}empty.csv`], e);
+    const empty = await cliBare(["ingest", `${FIXTURES}empty.csv`], e, dir.path);
     assert.equal(empty.code, 2);
     assert.match(empty.stderr, /empty: no header row/);
-    const batch = await cliBare(["ingest", `${FIXTURES}defects.csv`, "--batch-size", "0"], e);
+    const batch = await cliBare(
+      ["ingest", `${FIXTURES}defects.csv`, "--batch-size", "0"],
+      e,
+      dir.path,
+    );
     assert.equal(batch.code, 2);
     assert.match(batch.stderr, /--batch-size must be a whole number, 1 or more, got "0"/);
-    const both = await cliBare(["ingest", `${FIXTURES}defects.csv`, "--resume", "--replace"], e);
+    const both = await cliBare(
+      ["ingest", `${FIXTURES}defects.csv`, "--resume", "--replace"],
+      e,
+      dir.path,
+    );
     assert.equal(both.code, 2);
+    const badLog = await cliBare(
+      ["ingest", `${FIXTURES}defects.csv`, "--log-file", "/proc/no/such/dir/x.log"],
+      e,
+      dir.path,
+    );
+    assert.equal(badLog.code, 2);
+    assert.match(badLog.stderr, /cannot write the log file "\/proc\/no\/such\/dir\/x.log"/);
     const noCommand = await cliBare([]);
     assert.equal(noCommand.code, 2);
     const badCommand = await cliBare(["load"]);

@@ -224,6 +224,13 @@ Deno.test("ingest", async (t) => {
       const invalid = await run({ ...opts, file: `${FIXTURES}invalid_utf8.csv` });
       assert.equal(invalid.exitCode, 2);
       assert.match(invalid.error!.message, /invalid utf-8 bytes at line 5/);
+      const self = await run({
+        ...opts,
+        file: `${FIXTURES}defects.csv`,
+        rejectsPath: `${FIXTURES}defects.csv`,
+      });
+      assert.equal(self.exitCode, 2);
+      assert.match(self.error!.message, /is the input file itself/);
       const latin = uniqueName("latin");
       const ok = await run({
         file: `${FIXTURES}latin1.csv`,

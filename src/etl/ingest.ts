@@ -116,6 +116,15 @@ export async function fingerprint(path: string, size: number): Promise<string> {
   }
 }
 
+async function sameFile(a: string, b: string): Promise<boolean> {
+  try {
+    const [x, y] = await Promise.all([Deno.stat(a), Deno.stat(b)]);
+    return x.dev === y.dev && x.ino !== null && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
 /** Names the loader's connections in `pg_stat_activity` (unless the URL already does). */
 export function withApplicationName(url: string, name: string): string {
   try {
@@ -442,6 +451,9 @@ async function run(
   const copySql = copyStatement(table, schema);
   const rejectsPath = options.rejectsPath ?? defaultRejectsPath(options.file);
   summary.rejects_file = rejectsPath;
+  if (await sameFile(rejectsPath, options.file)) {
+    throw new UsageError(`the rejects file "${rejectsPath}" is the input file itself`);
+  }
 
   log.info("ingest {file} ({size} bytes) into {table}", {
     file: options.file,
@@ -512,6 +524,8 @@ async function run(
   // commits (with its rejects and load state) right after its last row. At most two sealed
   // batches wait for the database: memory stays flat.
   const streaming = db !== undefined && !dryRun && db.kind === "postgres";
+  // Where the time goes, for the log: parsing waiting for the database, and batch loads.
+  const trace = { wait: 0, commit: 0 };
   let skip = committed.recordsDone;
   let failure: unknown;
   let chain: Promise<void> = Promise.resolve();
@@ -732,7 +746,8 @@ async function run(
   if (failure) throw failure;
   summary.defaulted = transformer.defaulted();
   if (options.onProgress) report();
-  if (Deno.env.get("INGEST_TRACE")) console.error("trace", trace);
+  log.info("pipeline: {waitMs} ms waiting for the database, {commitMs} ms in batch loads", {
+    waitMs: Math.round(trace.wait),
+    commitMs: Math.round(trace.commit),
+  });
 }
-
-const trace = { wait: 0, commit: 0 };
