@@ -231,6 +231,16 @@ Deno.test("ingest", async (t) => {
       });
       assert.equal(self.exitCode, 2);
       assert.match(self.error!.message, /is the input file itself/);
+      const unwritable = {
+        file: `${FIXTURES}defects.csv`,
+        schemaFile: DEFECTS_SCHEMA,
+        table: uniqueName("unw"),
+      };
+      const noRejects = await run({ ...unwritable, rejectsPath: "/proc/no/such/dir/r.csv" });
+      assert.equal(noRejects.exitCode, 2);
+      assert.match(noRejects.error!.message, /cannot write the rejects file/);
+      // Nothing was recorded: the same load then starts normally.
+      assert.equal((await run({ ...unwritable, rejectsPath: `${dir.path}/unw.csv` })).exitCode, 0);
       const latin = uniqueName("latin");
       const ok = await run({
         file: `${FIXTURES}latin1.csv`,

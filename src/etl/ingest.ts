@@ -391,9 +391,11 @@ async function run(
     throw new UsageError("--resume and --replace exclude each other; give one");
   }
   if (options.table !== undefined) quoteTable(options.table);
-  let schema = options.schema ??
-    (options.schemaFile ? await readSchemaFile(options.schemaFile) : undefined);
-  if (options.schema) schema = parseSchema(options.schema);
+  let schema = options.schema
+    ? parseSchema(options.schema)
+    : options.schemaFile
+    ? await readSchemaFile(options.schemaFile)
+    : undefined;
 
   const source = await CsvSource.open({
     path: options.file,
@@ -401,6 +403,11 @@ async function run(
     delimiter: options.delimiter,
   });
   hold.setSource(source);
+  if (schema) {
+    // A schema that does not fit the file is bad usage: say so before opening any database.
+    const positions = resolveColumns(schema, source.header);
+    new RowTransformer({ schema, positions, headerLength: source.header.length });
+  }
   const print = await fingerprint(options.file, source.size);
   const dryRun = options.dryRun === true;
 
@@ -468,6 +475,21 @@ async function run(
     backend: db?.label,
   });
 
+  // Opened before the load is recorded: an unwritable path must not leave a recorded load.
+  const rejects = await RejectsWriter.open({
+    path: rejectsPath,
+    header: source.header,
+    delimiter: source.delimiter,
+    resumeAt: resuming ? state.rejectsBytes : undefined,
+  });
+  hold.setRejects(rejects);
+  if (rejects.lostBytes > 0) {
+    log.warning(
+      "the rejects file {path} is shorter than the {bytes} bytes committed: earlier rejects are lost from it",
+      { path: rejectsPath, bytes: state?.rejectsBytes },
+    );
+  }
+
   let committed: LoadProgress = {
     recordsDone: 0,
     lastLine: 1,
@@ -508,14 +530,6 @@ async function run(
       });
     }
   }
-
-  const rejects = await RejectsWriter.open({
-    path: rejectsPath,
-    header: source.header,
-    delimiter: source.delimiter,
-    resumeAt: resuming ? committed.rejectsBytes : undefined,
-  });
-  hold.setRejects(rejects);
 
   // --- the pipeline ------------------------------------------------------------------------
   // Records are transformed into the current batch's COPY buffer as they are parsed. On

@@ -13,7 +13,7 @@
  * w.close();
  * ```
  */
-import { LoadError } from "./errors.ts";
+import { UsageError } from "./errors.ts";
 
 /** Options for {@linkcode RejectsWriter.open}. */
 export interface RejectsOptions {
@@ -47,6 +47,11 @@ export class RejectsWriter {
   #offset: number;
   /** Rejected records written or buffered by this writer. */
   count = 0;
+  /**
+   * On resume: bytes of committed rejects the file no longer had (deleted or truncated by
+   * someone); those records are gone from it, and the file starts over.
+   */
+  lostBytes = 0;
 
   private constructor(
     path: string,
@@ -68,16 +73,16 @@ export class RejectsWriter {
     try {
       file = await Deno.open(options.path, { read: true, write: true, create: true });
     } catch (err) {
-      throw new LoadError(
+      throw new UsageError(
         `cannot write the rejects file "${options.path}": ${(err as Error).message}`,
-        {
-          cause: err,
-        },
+        { cause: err },
       );
     }
     const size = (await file.stat()).size;
     // A fresh load starts the file over; a resume keeps exactly the committed part.
     let offset = options.resumeAt === undefined ? 0 : Math.min(options.resumeAt, size);
+    const missing = options.resumeAt === undefined ? 0 : options.resumeAt - offset;
+    if (missing > 0) offset = 0; // the file lost committed rejects: start it over, header first
     if (size !== offset) await file.truncate(offset);
     await file.seek(offset, Deno.SeekMode.Start);
     const w = new RejectsWriter(
@@ -87,6 +92,7 @@ export class RejectsWriter {
       offset,
       options.header.length,
     );
+    w.lostBytes = missing;
     if (offset === 0) {
       w.#buffer.push(
         [...options.header, "_line", "_reason"].map((h) => csvField(h, options.delimiter)).join(
