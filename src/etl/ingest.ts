@@ -649,10 +649,10 @@ async function run(
     );
   };
 
-  /** A new batch, queued to commit after the one before it. */
   // COPY buffers are reused batch after batch: allocating megabytes per batch and freeing them
   // fragments the C heap, and the process's memory would creep up with the file's size.
   const buffers: { out: CopyBuffer; lines: LineList; rejectText: CopyBuffer }[] = [];
+  /** A new batch, queued to commit after the one before it. */
   const open = (): Batch => {
     const pooled = buffers.pop() ??
       { out: new CopyBuffer(4 << 20), lines: new LineList(), rejectText: new CopyBuffer(1 << 16) };
