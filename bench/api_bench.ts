@@ -473,7 +473,7 @@ export async function apiBench(o: ApiBenchOptions): Promise<ApiFigures> {
       for (const s of order) {
         for (let attempt = 1; attempt <= 2; attempt++) {
           await psql(o.db, "CHECKPOINT");
-          const quiet = await waitForQuiet(0.3, 45_000);
+          const quiet = await waitForQuiet(0.3, 10_000);
           if (quiet.waitedMs > 2500) {
             o.log(
               `  (waited ${(quiet.waitedMs / 1000).toFixed(0)} s for the machine to be quiet: ` +
@@ -495,7 +495,7 @@ export async function apiBench(o: ApiBenchOptions): Promise<ApiFigures> {
             }
           }
           const foreign = foreignCores(r.cpu);
-          const contended = foreign > 0.3;
+          const contended = foreign > 0.4;
           o.log(
             `  round ${rep} ${s.id.padEnd(22)} ${
               Math.round(r.rps).toLocaleString().padStart(7)
@@ -516,7 +516,7 @@ export async function apiBench(o: ApiBenchOptions): Promise<ApiFigures> {
     }
     if (contendedRuns.length) {
       notes.push(
-        `runs during which other programs on this shared machine took more than 0.3 cores, even ` +
+        `runs during which other programs on this shared machine took more than 0.4 cores, even ` +
           `after one retry: ${contendedRuns.join(", ")}`,
       );
     }

@@ -221,6 +221,8 @@ export class CpuSampler {
   }
 
   #classify(p: ProcSample, byPid: Map<number, ProcSample>): string {
+    // Kernel threads (children of kthreadd) mostly do this run's own I/O: WAL and data writes.
+    if (p.pid === 2 || p.ppid === 2) return "kernel";
     for (const role of this.#roles) {
       if (role.comm && p.comm === role.comm) {
         if (!role.cmdline) return role.name;
@@ -259,6 +261,7 @@ export class CpuSampler {
     const seconds = (this.#t1 - this.#t0) / 1000;
     const cores: Record<string, number> = {};
     for (const r of this.#roles) cores[r.name] = 0;
+    cores.kernel = 0;
     cores.other = 0;
     for (const [pid, p] of this.#last) {
       const delta = p.ticks - (this.#first.get(pid) ?? 0);
