@@ -55,22 +55,35 @@ export interface ApiFigures {
 }
 
 /** The scenarios, in their first-round order. */
-export const SCENARIOS = [
+export const SCENARIOS: readonly Scenario[] = [
   { id: "api_get", label: "API `GET /tasks?page=1&per_page=10` (1,000 tasks)", needsApi: true },
   { id: "pgbench_get_extended", label: "pgbench, same SQL, extended (= node-postgres)" },
-  { id: "pgbench_get_simple", label: "pgbench, same SQL, simple protocol" },
-  { id: "pgbench_get_prepared", label: "pgbench, same SQL, prepared" },
+  { id: "pgbench_get_simple", label: "pgbench, same SQL, simple protocol", secondary: true },
+  { id: "pgbench_get_prepared", label: "pgbench, same SQL, prepared", secondary: true },
   {
     id: "pgbench_get_split_extended",
     label: "pgbench, page + separate `count(*)` (not the API's SQL), extended",
+    secondary: true,
+  },
+  {
+    id: "bare_pg_get",
+    label: "bare Deno.serve + node-postgres, same SQL (no framework, no auth)",
   },
   { id: "bare_get", label: "bare Deno.serve + Hono route (no auth, no DB)" },
   { id: "api_post", label: "API `POST /tasks`", needsApi: true },
   { id: "pgbench_post_extended", label: "pgbench, same INSERT, extended (= node-postgres)" },
-  { id: "pgbench_post_simple", label: "pgbench, same INSERT, simple protocol" },
-  { id: "pgbench_post_prepared", label: "pgbench, same INSERT, prepared" },
-  { id: "api_login", label: "API `POST /login` (argon2id-bound)", needsApi: true },
-] as const;
+  { id: "pgbench_post_simple", label: "pgbench, same INSERT, simple protocol", secondary: true },
+  { id: "pgbench_post_prepared", label: "pgbench, same INSERT, prepared", secondary: true },
+  { id: "api_login", label: "API `POST /login` (argon2id-bound)", needsApi: true, secondary: true },
+];
+
+/** One load scenario; `secondary` ones (the variants) run for half the duration. */
+export interface Scenario {
+  id: string;
+  label: string;
+  needsApi?: boolean;
+  secondary?: boolean;
+}
 
 /** A free TCP port on 127.0.0.1. */
 function freePort(): number {
@@ -403,9 +416,14 @@ export async function apiBench(o: ApiBenchOptions): Promise<ApiFigures> {
       o.log(`  database work per request: ${dbWork}`);
     }
 
+    const barePg = await startServer("bare_pg_server", ["-A", "bench/bare_pg_server.ts"], {
+      DATABASE_URL: databaseUrl(o.db),
+      BENCH_USER_ID: String(getUser.id),
+    }, o.outDir);
+    servers.push(barePg);
     const roles = [
       ...(api ? [{ name: "server", rootPids: [api.pid] }] : []),
-      { name: "bare", rootPids: [bare.pid] },
+      { name: "bare", rootPids: [bare.pid, barePg.pid] },
       // This database's backends and the shared background processes; other databases' backends
       // (someone else's tests on a shared machine) count as "postgres (other dbs)".
       { name: "postgres", comm: "postgres", cmdline: [` ${o.db} `, ...POSTGRES_AUX] },
@@ -413,13 +431,14 @@ export async function apiBench(o: ApiBenchOptions): Promise<ApiFigures> {
       { name: "harness", rootPids: [Deno.pid] },
     ];
     const wrkBase = { connections: o.connections, durationSec: o.durationSec, outDir: o.outDir };
-    const pgb = (script: string, protocol: Protocol) => () =>
+    const secondarySec = Math.max(3, Math.round(o.durationSec / 2));
+    const pgb = (script: string, protocol: Protocol, durationSec = secondarySec) => () =>
       runPgbench({
         db: o.db,
         script,
         protocol,
         clients: o.pgbenchClients,
-        durationSec: o.durationSec,
+        durationSec,
         outDir: o.outDir,
         cpuRoles: roles,
       });
@@ -431,11 +450,12 @@ export async function apiBench(o: ApiBenchOptions): Promise<ApiFigures> {
           headers: { Authorization: `Bearer ${getUser.token}` },
           cpuRoles: roles,
         }),
-      pgbench_get_extended: pgb(getTasksScript(getUser.id), "extended"),
+      pgbench_get_extended: pgb(getTasksScript(getUser.id), "extended", o.durationSec),
       pgbench_get_simple: pgb(getTasksScript(getUser.id), "simple"),
       pgbench_get_prepared: pgb(getTasksScript(getUser.id), "prepared"),
       pgbench_get_split_extended: pgb(getTasksSplitScript(getUser.id), "extended"),
       bare_get: () => runWrk({ ...wrkBase, url: bare.base + "/tasks", cpuRoles: roles }),
+      bare_pg_get: () => runWrk({ ...wrkBase, url: barePg.base + "/tasks", cpuRoles: roles }),
       api_post: () =>
         runWrk({
           ...wrkBase,
@@ -448,13 +468,13 @@ export async function apiBench(o: ApiBenchOptions): Promise<ApiFigures> {
           },
           cpuRoles: roles,
         }),
-      pgbench_post_extended: pgb(postTaskScript(postUser.id), "extended"),
+      pgbench_post_extended: pgb(postTaskScript(postUser.id), "extended", o.durationSec),
       pgbench_post_simple: pgb(postTaskScript(postUser.id), "simple"),
       pgbench_post_prepared: pgb(postTaskScript(postUser.id), "prepared"),
       api_login: () =>
         runWrk({
           ...wrkBase,
-          durationSec: o.loginDurationSec,
+          durationSec: Math.min(o.loginDurationSec, secondarySec),
           url: api!.base + "/login",
           method: "POST",
           body: JSON.stringify(loginUser),
@@ -464,7 +484,7 @@ export async function apiBench(o: ApiBenchOptions): Promise<ApiFigures> {
         }),
     };
     const chosen = SCENARIOS.filter((s) =>
-      (api || !("needsApi" in s && s.needsApi)) && (!o.scenarios || o.scenarios.includes(s.id))
+      (api || !s.needsApi) && (!o.scenarios || o.scenarios.includes(s.id))
     );
     const results = new Map<string, LoadResult[]>(chosen.map((s) => [s.id, []]));
     const contendedRuns: string[] = [];

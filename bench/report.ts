@@ -170,6 +170,14 @@ function apiTable(a: ApiFigures): string {
       ],
       ["API GET ÷ pgbench simple", fmt(r("api_get", "pgbench_get_simple"))],
       ["API GET ÷ pgbench prepared", fmt(r("api_get", "pgbench_get_prepared"))],
+      [
+        "API GET ÷ bare Deno + node-postgres server (the app's own cost)",
+        fmt(r("api_get", "bare_pg_get")),
+      ],
+      [
+        "bare Deno + node-postgres ÷ pgbench extended (driver + Deno's cost)",
+        fmt(r("bare_pg_get", "pgbench_get_extended")),
+      ],
       ["API GET ÷ bare Hono route", fmt(r("api_get", "bare_get"))],
       ["API POST ÷ pgbench extended", fmt(r("api_post", "pgbench_post_extended"))],
       ["API POST ÷ pgbench prepared", fmt(r("api_post", "pgbench_post_prepared"))],
