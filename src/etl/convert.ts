@@ -135,10 +135,18 @@ function digit(s: string, i: number): number {
 /** Checks `YYYY-MM-DD` at the start of `s`: 1 valid, 0 not the format, -1 not a real date. */
 function checkDate(s: string): number {
   if (s.length < 10 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return 0;
-  const y = digit(s, 0) * 1000 + digit(s, 1) * 100 + digit(s, 2) * 10 + digit(s, 3);
-  const m = digit(s, 5) * 10 + digit(s, 6);
-  const d = digit(s, 8) * 10 + digit(s, 9);
-  if (y < 0 || m < 0 || d < 0) return 0;
+  // `>>> 0` turns a negative (below "0") into a huge number: one test per digit.
+  const y0 = s.charCodeAt(0) - 48, y1 = s.charCodeAt(1) - 48;
+  const y2 = s.charCodeAt(2) - 48, y3 = s.charCodeAt(3) - 48;
+  const m0 = s.charCodeAt(5) - 48, m1 = s.charCodeAt(6) - 48;
+  const d0 = s.charCodeAt(8) - 48, d1 = s.charCodeAt(9) - 48;
+  if (
+    (y0 >>> 0) > 9 || (y1 >>> 0) > 9 || (y2 >>> 0) > 9 || (y3 >>> 0) > 9 ||
+    (m0 >>> 0) > 9 || (m1 >>> 0) > 9 || (d0 >>> 0) > 9 || (d1 >>> 0) > 9
+  ) return 0;
+  const y = y0 * 1000 + y1 * 100 + y2 * 10 + y3;
+  const m = m0 * 10 + m1;
+  const d = d0 * 10 + d1;
   if (y < 1 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m)) return -1;
   return 1;
 }
@@ -151,7 +159,9 @@ const dateConverter: Converter = (s) => {
 
 /** Two digits at `i` as a number, negative when they are not two digits. */
 function two(s: string, i: number): number {
-  return i + 1 < s.length ? digit(s, i) * 10 + digit(s, i + 1) : -1;
+  if (i + 1 >= s.length) return -1;
+  const a = s.charCodeAt(i) - 48, b = s.charCodeAt(i + 1) - 48;
+  return (a >>> 0) > 9 || (b >>> 0) > 9 ? -1 : a * 10 + b;
 }
 
 /**
