@@ -55,11 +55,7 @@ export class CsvParser {
   readonly #maxRecordChars: number;
   readonly #reuse: string[] | undefined;
   #rest = "";
-  // The record being handed out, for rawRecord(): kept as offsets so that no slice is made
-  // unless someone asks.
-  #rawSource = "";
-  #rawStart = 0;
-  #rawEnd = 0;
+
   /** Physical line where the next record starts. */
   #line = 1;
 
@@ -82,14 +78,6 @@ export class CsvParser {
   /** Text held back because its record is not complete yet. */
   get pending(): string {
     return this.#rest;
-  }
-
-  /**
-   * The text of the record being handed to the callback right now, as it stood in the input
-   * (line break included). Only valid during the callback.
-   */
-  rawRecord(): string {
-    return this.#rawSource.slice(this.#rawStart, this.#rawEnd);
   }
 
   /** Feeds the next chunk; complete records are handed to the callback before it returns. */
@@ -116,7 +104,6 @@ export class CsvParser {
     const dc = this.#delimCode;
     const onRecord = this.onRecord;
     const reuse = this.#reuse;
-    this.#rawSource = s;
     let p = 0;
     let nl = -1; // cached position of the next LF at or after p (or len when none and final)
     let line = this.#line;
@@ -259,8 +246,6 @@ export class CsvParser {
         break;
       }
       if (reuse) fields.length = nf;
-      this.#rawStart = recStart;
-      this.#rawEnd = p > len ? len : p;
       onRecord(fields, line, flags);
       line += 1 + extraLines;
     }

@@ -99,7 +99,6 @@ interface EarlyRecord {
   fields: string[];
   line: number;
   flags: number;
-  raw: string;
 }
 
 /** See the module documentation. */
@@ -119,7 +118,6 @@ export class CsvSource {
   #early: EarlyRecord[];
   #box: { handler: RecordHandler };
   #stopped = false;
-  #replayRaw: string | undefined;
   #done = false;
 
   private constructor(init: {
@@ -159,8 +157,13 @@ export class CsvSource {
   static async open(options: CsvSourceOptions): Promise<CsvSource> {
     const { path } = options;
     const encoding = checkEncoding(options.encoding);
-    if (options.delimiter !== undefined && [...options.delimiter].length !== 1) {
-      throw new UsageError(`--delimiter must be one character, got "${options.delimiter}"`);
+    const d = options.delimiter;
+    if (d !== undefined && (d.length !== 1 || d === '"' || d === "\n" || d === "\r")) {
+      throw new UsageError(
+        `--delimiter must be one character other than a quote or a line break, got ${
+          JSON.stringify(d)
+        }`,
+      );
     }
     let file: Deno.FsFile;
     let size: number;
@@ -191,7 +194,7 @@ export class CsvSource {
     const box: { handler: RecordHandler } = {
       handler: (fields, line, flags) => {
         if (header === undefined) header = fields.slice();
-        else early.push({ fields: fields.slice(), line, flags, raw: parser!.rawRecord() });
+        else early.push({ fields: fields.slice(), line, flags });
       },
     };
     const onRecord: RecordHandler = (fields, line, flags) => box.handler(fields, line, flags);
@@ -243,11 +246,6 @@ export class CsvSource {
     return source;
   }
 
-  /** The raw text of the record being handed out (see {@linkcode CsvParser.rawRecord}). */
-  rawRecord(): string {
-    return this.#replayRaw ?? this.#parser.rawRecord();
-  }
-
   /** Bytes read so far (for progress). */
   get bytesRead(): number {
     return this.#bytesRead;
@@ -271,10 +269,8 @@ export class CsvSource {
     // Records parsed along with the header come first.
     for (const r of this.#early) {
       if (this.#stopped) break;
-      this.#replayRaw = r.raw;
       onRecord(r.fields, r.line, r.flags);
     }
-    this.#replayRaw = undefined;
     this.#early = [];
     this.#box.handler = onRecord;
     parser.onRecord = onRecord;
