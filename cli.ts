@@ -169,7 +169,16 @@ async function runIngest(args: string[]): Promise<number> {
     return EXIT_OK;
   }
   const file = onePositional(positionals, "ingest");
-  const env = databaseFrom(Deno.env.toObject());
+  const envVars = Deno.env.toObject();
+  let env: { databaseUrl?: string; dataDir: string };
+  try {
+    // --database-url wins: a bad DATABASE_URL then does not matter.
+    env = databaseFrom(
+      values["database-url"] === undefined ? envVars : { ...envVars, DATABASE_URL: undefined },
+    );
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const options: IngestOptions = {
     file,
     table: values.table,

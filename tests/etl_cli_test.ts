@@ -141,6 +141,13 @@ Deno.test("cli: usage errors exit 2 with one clear line on stderr", async () => 
     );
     assert.equal(badLog.code, 2);
     assert.match(badLog.stderr, /cannot write the log file "\/proc\/no\/such\/dir\/x.log"/);
+    const badEnv = await cliBare(
+      ["ingest", `${FIXTURES}defects.csv`],
+      { ...e, DATABASE_URL: "mysql://x@y/z" },
+      dir.path,
+    );
+    assert.equal(badEnv.code, 2);
+    assert.match(badEnv.stderr, /DATABASE_URL must start with postgres:\/\//);
     const noCommand = await cliBare([]);
     assert.equal(noCommand.code, 2);
     const badCommand = await cliBare(["load"]);
