@@ -270,7 +270,7 @@ export function markdown(r: Report): string {
         "bare route is `bench/bare_server.ts`: Deno.serve + Hono answering a fixed 10-task JSON page. " +
         "`POST /login` is bounded by argon2id (19 MiB, 2 passes) by design: its rate is the cost of " +
         "the password hash, not of the server. wrk was chosen over autocannon because it took less CPU " +
-        "per request on these 2 cores (see the notes below).",
+        "per request on these 2 cores (see Findings: Tools).",
       "",
       a.apiAvailable ? "" : `The API was not measured: ${a.unavailableReason}.\n`,
       apiTable(a),
