@@ -65,6 +65,25 @@ Deno.test("parser: line numbers count newlines inside quoted fields", () => {
   }
 });
 
+Deno.test("parser: a chunk parsed in steps gives the same records and lines", () => {
+  const text = 'a,b\n1,"x\ny"\n2,z\r\n\n3,"q ""r"""\n4,last';
+  const whole = parse(text);
+  for (const step of [1, 2, 5, 9]) {
+    const out: Rec[] = [];
+    const p = new CsvParser(
+      { delimiter: "," },
+      (fields, line, flags) => out.push({ fields, line, flags }),
+    );
+    // Two chunks, each parsed a few characters at a time.
+    for (const chunk of [text.slice(0, 13), text.slice(13)]) {
+      p.begin(chunk);
+      while (!p.next(step));
+    }
+    p.finish();
+    assert.deepEqual(out, whole, `step ${step}`);
+  }
+});
+
 Deno.test("parser: stray quotes inside unquoted fields are kept literally", () => {
   const recs = parse('a,b,c\nO"Brien,5" tall,x"\n');
   assert.deepEqual(recs[1].fields, ['O"Brien', '5" tall', 'x"']);

@@ -55,6 +55,10 @@ export class CsvParser {
   readonly #maxRecordChars: number;
   readonly #reuse: string[] | undefined;
   #rest = "";
+  /** The chunk being parsed in steps, and how far. */
+  #text = "";
+  #at = 0;
+  #paused = false;
 
   /** Physical line where the next record starts. */
   #line = 1;
@@ -82,32 +86,65 @@ export class CsvParser {
 
   /** Feeds the next chunk; complete records are handed to the callback before it returns. */
   push(chunk: string): void {
-    const s = this.#rest.length ? this.#rest + chunk : chunk;
-    const used = this.#parse(s, false);
+    this.begin(chunk);
+    while (!this.next(Infinity));
+  }
+
+  /**
+   * Takes the next chunk, to be parsed by {@linkcode next} in steps. Parsing one string in
+   * steps, rather than pushing slices of it, saves copying each slice onto the held-back text.
+   */
+  begin(chunk: string): void {
+    this.#text = this.#rest.length ? this.#rest + chunk : chunk;
+    this.#rest = "";
+    this.#at = 0;
+  }
+
+  /**
+   * Parses records of the chunk given to {@linkcode begin} until about `chars` characters are
+   * consumed; true when the chunk is done (its unfinished last record held back).
+   */
+  next(chars: number): boolean {
+    const s = this.#text;
+    const used = this.#parse(s, this.#at, this.#at + chars, false);
+    if (this.#paused) {
+      this.#at = used;
+      return false;
+    }
     this.#rest = used === s.length ? "" : s.slice(used);
+    this.#text = "";
     if (this.#rest.length > this.#maxRecordChars) {
       throw new RecordTooLongError(this.#line, this.#maxRecordChars);
     }
+    return true;
   }
 
   /** Ends the input: the last record may lack its line break. */
   finish(): void {
     const s = this.#rest;
     this.#rest = "";
-    if (s.length) this.#parse(s, true);
+    if (s.length) this.#parse(s, 0, Infinity, true);
   }
 
-  /** Parses complete records from `s`; returns how many characters were consumed. */
-  #parse(s: string, final: boolean): number {
+  /**
+   * Parses complete records of `s` from `from`, pausing at the first record that starts at or
+   * after `stop` (`#paused` says so); returns the position reached.
+   */
+  #parse(s: string, from: number, stop: number, final: boolean): number {
     const len = s.length;
     const delim = this.#delim;
     const dc = this.#delimCode;
     const onRecord = this.onRecord;
     const reuse = this.#reuse;
-    let p = 0;
+    let p = from;
     let nl = -1; // cached position of the next LF at or after p (or len when none and final)
     let line = this.#line;
+    this.#paused = false;
     outer: while (p < len) {
+      if (p >= stop) {
+        this.#paused = true;
+        break;
+      }
       const recStart = p;
       let extraLines = 0;
       let flags = 0;

@@ -296,18 +296,12 @@ export class CsvSource {
           this.#done = true;
         } else {
           this.#bytesRead += chunk.length;
-          const text = decodeOrThrow(this.#decoder, chunk, parser, this.path);
-          // In slices, with a turn of the event loop between them (see SLICE_CHARS).
-          const step = SLICE_CHARS;
-          if (text.length <= step) parser.push(text);
-          else {
-            for (let i = 0; i < text.length; i += step) {
-              parser.push(text.slice(i, i + step));
-              if (i + step < text.length) {
-                if (afterChunk) await afterChunk(this.#bytesRead);
-                await yieldToEventLoop();
-              }
-            }
+          // In steps, with a turn of the event loop between them (see SLICE_CHARS).
+          parser.begin(decodeOrThrow(this.#decoder, chunk, parser, this.path));
+          while (!parser.next(SLICE_CHARS)) {
+            if (afterChunk) await afterChunk(this.#bytesRead);
+            await yieldToEventLoop();
+            if (this.#stopped) break;
           }
         }
         if (afterChunk) await afterChunk(this.#bytesRead);
