@@ -135,6 +135,11 @@ export async function summarizeDir(dir: string, n = 15): Promise<ProfileSummary[
   return out.sort((a, b) => b.busyMs - a.busyMs);
 }
 
+/** A table cell: a `|` (in a RegExp's source, say) would end the cell. */
+function cell(text: string): string {
+  return text.replaceAll("|", "\\|");
+}
+
 /** Renders a summary as Markdown. */
 export function profileMarkdown(title: string, s: ProfileSummary): string {
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -146,7 +151,7 @@ export function profileMarkdown(title: string, s: ProfileSummary): string {
     "| self time | share of busy | function | where |",
     "| ---: | ---: | --- | --- |",
     ...s.top.map((e) =>
-      `| ${e.selfMs.toFixed(0)} ms | ${pct(e.share)} | \`${e.name}\` | ${e.where} |`
+      `| ${e.selfMs.toFixed(0)} ms | ${pct(e.share)} | \`${cell(e.name)}\` | ${cell(e.where)} |`
     ),
     "",
     "| by package | share of busy |",

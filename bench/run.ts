@@ -33,7 +33,9 @@ const USAGE = `usage: deno task bench [options]
   --scenarios a,b     API scenarios to run (${SCENARIOS.map((s) => s.id).join(", ")})
   --profile           also profile the loader and the server (deno --cpu-prof) and summarise
   --compare-loadgen   also measure wrk against autocannon on the bare route (CPU per request)
-  --no-write          do not rewrite BENCHMARKS.md`;
+  --no-write          do not rewrite BENCHMARKS.md
+  --render-only       rewrite BENCHMARKS.md from the last run's figures (bench/.out/last_report.json)
+                      with the current bench/findings.md, measuring nothing`;
 
 interface Options {
   rows: number;
@@ -48,6 +50,7 @@ interface Options {
   compareLoadgen: boolean;
   write: boolean;
   quick: boolean;
+  renderOnly: boolean;
 }
 
 function parseArgs(args: string[]): Options {
@@ -61,6 +64,7 @@ function parseArgs(args: string[]): Options {
     compareLoadgen: false,
     write: true,
     quick: false,
+    renderOnly: false,
   };
   const num = (v: string | undefined, name: string) => {
     const n = Number(v);
@@ -111,6 +115,9 @@ function parseArgs(args: string[]): Options {
         break;
       case "--compare-loadgen":
         o.compareLoadgen = true;
+        break;
+      case "--render-only":
+        o.renderOnly = true;
         break;
       case "--no-write":
         o.write = false;
@@ -285,8 +292,21 @@ async function compareLoadgens(o: Options): Promise<string> {
   ].join("\n");
 }
 
+/** Writes BENCHMARKS.md, formatted: `deno fmt --check` (the CI's `deno task check`) covers it. */
+async function writeBenchmarks(report: Report): Promise<void> {
+  await Deno.writeTextFile("BENCHMARKS.md", markdown(report));
+  await new Deno.Command("deno", { args: ["fmt", "-q", "BENCHMARKS.md"] }).output();
+}
+
 async function main() {
   const o = parseArgs(Deno.args);
+  if (o.renderOnly) {
+    const report = JSON.parse(await Deno.readTextFile(`${OUT}/last_report.json`)) as Report;
+    report.findings = await Deno.readTextFile("bench/findings.md").catch(() => undefined);
+    await writeBenchmarks(report);
+    console.log(printable(report));
+    return;
+  }
   const command = ["deno task bench", ...Deno.args].join(" ");
   await Deno.mkdir(OUT, { recursive: true });
   log(`${command}: ${o.reps} rounds, ${o.rows.toLocaleString()} rows, ${o.duration} s loads`);
@@ -370,11 +390,13 @@ async function main() {
     options: `${o.reps} rounds, ${o.rows.toLocaleString("en-US")} rows, ${o.duration} s per load` +
       (o.batchSize ? `, batch size ${o.batchSize}` : ""),
   };
+  await Deno.writeTextFile(
+    `${OUT}/last_report.json`,
+    JSON.stringify({ ...report, findings: undefined }),
+  );
   console.log("\n" + printable(report));
   if (o.write) {
-    await Deno.writeTextFile("BENCHMARKS.md", markdown(report));
-    // deno fmt --check (the CI's `deno task check`) covers Markdown too.
-    await new Deno.Command("deno", { args: ["fmt", "-q", "BENCHMARKS.md"] }).output();
+    await writeBenchmarks(report);
     log("wrote BENCHMARKS.md");
   }
   log(`done in ${((performance.now() - started) / 60000).toFixed(1)} min`);
