@@ -44,7 +44,9 @@ export function targets(r: Report): Target[] {
   const out: Target[] = [];
   const rc = l?.available ? l.ratioClean : NaN;
   out.push({
-    figure: "loader rows/s ÷ `\\copy` rows/s, 1M clean rows, full validation",
+    figure: `loader rows/s ÷ \`\\copy\` rows/s, ${fmtInt(l?.clean.rows ?? NaN)} clean rows, full ` +
+      "validation" +
+      ((l?.clean.rows ?? 0) < 1_000_000 ? " (issue 4 asks for 1M: start-up weighs more here)" : ""),
     bar: "≥ 0.5",
     goal: "≥ 0.9",
     value: fmt(rc),
