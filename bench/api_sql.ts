@@ -1,10 +1,10 @@
 /**
  * pgbench scripts running exactly the SQL the API runs per request, copied from `src/db/tasks.ts`
- * (update them together). Access tokens are verified without the database (`src/auth/tokens.ts`),
+ * (update them together; `COLUMNS` there is the column list below). Access tokens are verified without the database (`src/auth/tokens.ts`),
  * so a request is one statement:
  *
- * - `GET /tasks?page=1&per_page=10` → `listTasks`: the page and its total in one round trip,
- *   `count(*) OVER ()` riding along.
+ * - `GET /tasks?page=1&per_page=10` → `listTasks`: the page and its total in one round trip, the
+ *   total as a scalar subquery (an InitPlan, run once).
  * - `POST /tasks` → `insertTask`: one `INSERT ... RETURNING`.
  *
  * node-postgres sends a parameterised query with the extended protocol and an unnamed statement
@@ -19,13 +19,18 @@ export type Protocol = typeof PROTOCOLS[number];
 /** The protocol the API's driver uses, for the headline ratio. */
 export const API_PROTOCOL: Protocol = "extended";
 
+/** `COLUMNS` in src/db/tasks.ts: the timestamps formatted as ISO 8601 text by the database. */
+const iso = (column: string) =>
+  `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${column}`;
+const COLUMNS = `id, title, description, status, ${iso("created_at")}, ${iso("updated_at")}`;
+
 /** `listTasks(db, uid, { limit: 10, offset: 0 })`. */
 export function getTasksScript(userId: number): string {
   return [
     `\\set uid ${userId}`,
     `\\set lim 10`,
     `\\set off 0`,
-    `SELECT id, title, description, status, created_at, updated_at, count(*) OVER ()::int AS total ` +
+    `SELECT ${COLUMNS}, (SELECT count(*) FROM tasks WHERE user_id = :uid)::int AS total ` +
     `FROM tasks WHERE user_id = :uid ORDER BY id LIMIT :lim OFFSET :off;`,
     "",
   ].join("\n");
@@ -57,7 +62,7 @@ export function postTaskScript(userId: number): string {
     `INSERT INTO tasks (user_id, title, description, status) ` +
     `VALUES (:uid, '${POST_BODY.title}', coalesce('${POST_BODY.description}', ''), ` +
     `coalesce(NULL, 'pending')) ` +
-    `RETURNING id, title, description, status, created_at, updated_at;`,
+    `RETURNING ${COLUMNS};`,
     "",
   ].join("\n");
 }
