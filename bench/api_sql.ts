@@ -21,7 +21,7 @@ export const API_PROTOCOL: Protocol = "extended";
 
 /** `COLUMNS` in src/db/tasks.ts: the timestamps formatted as ISO 8601 text by the database. */
 const iso = (column: string) =>
-  `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${column}`;
+  `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24":"MI":"SS.MS"Z"') AS ${column}`;
 const COLUMNS = `id, title, description, status, ${iso("created_at")}, ${iso("updated_at")}`;
 
 /** `listTasks(db, uid, { limit: 10, offset: 0 })`. */
