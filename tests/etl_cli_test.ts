@@ -27,39 +27,32 @@ function env(dataDir: string): Record<string, string> {
   return e;
 }
 
-async function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
-  const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
-    env: { NO_COLOR: "1", ...extraEnv },
-    clearEnv: false,
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const out = await cmd.output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    signal: out.signal,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
+/** Runs the CLI with the test's environment on top of this process's. */
+function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
+  return run(args, { env: extraEnv, clearEnv: false });
 }
 
 /** Runs the CLI with JWT_SECRET and DATABASE_URL removed from the environment. */
-async function cliBare(
+function cliBare(
   args: string[],
   extraEnv: Record<string, string> = {},
   cwd?: string,
 ): Promise<Run> {
-  const cmd = new Deno.Command(Deno.execPath(), {
+  return run(args, { env: extraEnv, clearEnv: true, cwd });
+}
+
+async function run(
+  args: string[],
+  options: { env: Record<string, string>; clearEnv: boolean; cwd?: string },
+): Promise<Run> {
+  const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", CLI, ...args],
-    env: { NO_COLOR: "1", ...extraEnv },
-    clearEnv: true,
-    cwd,
+    env: { NO_COLOR: "1", ...options.env },
+    clearEnv: options.clearEnv,
+    cwd: options.cwd,
     stdout: "piped",
     stderr: "piped",
-  });
-  const out = await cmd.output();
+  }).output();
   const dec = new TextDecoder();
   return {
     code: out.code,
