@@ -9,6 +9,7 @@
  * ```
  * Run directly: `deno run -A tests/etl_gen.ts OUT.csv ROWS [DEFECT_RATE]`.
  */
+import { prng } from "../bench/generate_csv.ts";
 
 /** Options for {@linkcode writeCsv}. */
 export interface GenOptions {
@@ -35,18 +36,6 @@ export const GEN_HEADER = [
   "big",
 ];
 
-/** A small fast PRNG (mulberry32): the same seed gives the same file. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const NAMES = ["Ada", "Grace", "Linus", "Barbara", "Ken", "Margaret", "Dennis", "Frances"];
 const BOOLS = ["true", "false", "yes", "no", "Y", "N", "t", "f", "TRUE", "False"];
 const NOTES = [
@@ -67,7 +56,7 @@ function pad(n: number, w: number): string {
 
 /** Yields the file's lines (header first), each ending in a newline. */
 export function* genLines(options: Omit<GenOptions, "path">): Generator<string> {
-  const r = rng(options.seed ?? 42);
+  const r = prng(options.seed ?? 42);
   const defectRate = options.defectRate ?? 0;
   yield GEN_HEADER.join(",") + "\n";
   for (let i = 1; i <= options.rows; i++) {
