@@ -8,8 +8,10 @@
  * - `POST /tasks` → `insertTask`: one `INSERT ... RETURNING`.
  *
  * node-postgres sends a parameterised query with the extended protocol and an unnamed statement
- * (Parse/Bind/Execute every time) unless the query is named; the API names none, so
- * `pgbench -M extended` is the same protocol. `-M simple` and `-M prepared` are measured beside it.
+ * (Parse/Bind/Execute every time) unless the query is named; the API names its task statements
+ * (`{ name }` in src/db/tasks.ts), so each connection parses them once and then only binds and
+ * executes: `pgbench -M prepared` is the same protocol. `-M simple` and `-M extended` are measured
+ * beside it.
  */
 
 /** The pgbench protocols: `extended` is what node-postgres does for unnamed parameterised queries. */
@@ -17,7 +19,7 @@ export const PROTOCOLS = ["extended", "simple", "prepared"] as const;
 export type Protocol = typeof PROTOCOLS[number];
 
 /** The protocol the API's driver uses, for the headline ratio. */
-export const API_PROTOCOL: Protocol = "extended";
+export const API_PROTOCOL: Protocol = "prepared";
 
 /** `COLUMNS` in src/db/tasks.ts: the timestamps formatted as ISO 8601 text by the database. */
 const iso = (column: string) =>

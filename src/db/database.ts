@@ -12,10 +12,24 @@
  * ```
  */
 
+/** How to run one statement; every field is optional. */
+export interface QueryOptions {
+  /**
+   * Names the statement, so that a real server parses and plans it once per connection and then
+   * only binds and executes it (a prepared statement). Only for fixed SQL on hot paths: one name
+   * always goes with one SQL text. PGlite, a single in-process connection, ignores it.
+   */
+  name?: string;
+}
+
 /** Anything that runs SQL: the pool, a session, or a transaction. */
 export interface Queryable {
   /** Runs one parameterised statement and returns its rows. */
-  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  query<T = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+    options?: QueryOptions,
+  ): Promise<T[]>;
   /** Runs one or more statements with no parameters (migrations, DDL). */
   exec(sql: string): Promise<void>;
 }

@@ -5,7 +5,13 @@ import { from as copyFromStream } from "pg-copy-streams";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DatabaseUnavailableError } from "../errors.ts";
-import { type CopyData, type Database, isConnectionError, type Session } from "./database.ts";
+import {
+  type CopyData,
+  type Database,
+  isConnectionError,
+  type QueryOptions,
+  type Session,
+} from "./database.ts";
 
 /** Options for {@linkcode openPostgres}. */
 export interface PostgresOptions {
@@ -39,11 +45,18 @@ function unavailable(label: string, err: unknown): never {
   throw err;
 }
 
+/** A node-postgres query config: named (prepared per connection) when `options.name` is given. */
+function queryConfig(sql: string, params: unknown[] | undefined, options?: QueryOptions) {
+  return options?.name !== undefined
+    ? { name: options.name, text: sql, values: params }
+    : { text: sql, values: params };
+}
+
 function sessionOf(client: pg.PoolClient, label: string): Session {
   return {
-    async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
+    async query<T>(sql: string, params?: unknown[], options?: QueryOptions): Promise<T[]> {
       try {
-        return (await client.query(sql, params as unknown[])).rows as T[];
+        return (await client.query(queryConfig(sql, params, options))).rows as T[];
       } catch (err) {
         unavailable(label, err);
       }
@@ -115,10 +128,10 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   const db: Database = {
     kind: "postgres",
     label,
-    async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
+    async query<T>(sql: string, params?: unknown[], options?: QueryOptions): Promise<T[]> {
       open();
       try {
-        return (await pool.query(sql, params as unknown[])).rows as T[];
+        return (await pool.query(queryConfig(sql, params, options))).rows as T[];
       } catch (err) {
         unavailable(label, err);
       }
