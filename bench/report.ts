@@ -7,6 +7,8 @@ import { fmt, fmtInt, fmtMs, fmtRuns, markdownTable, ratio } from "./stats.ts";
 
 export interface Report {
   command: string;
+  /** The commit measured (`git rev-parse --short HEAD`), plus "+ changes" when the tree is dirty. */
+  commit?: string;
   seconds: number;
   machine: MachineInfo;
   loader?: LoaderFigures;
@@ -224,6 +226,7 @@ export function markdown(r: Report): string {
     "and quotes medians: the ratios are the figures that count, not the absolute rates.",
     "",
     `- command: \`${r.command}\` (${r.options})`,
+    ...(r.commit ? [`- measured at commit ${r.commit}`] : []),
     `- date: ${m.date}; the whole run took ${fmt(r.seconds / 60, 1)} min`,
     `- machine: ${m.cores} cores (${m.cpuModel}), ${
       fmt(m.memoryGiB, 1)

@@ -15,7 +15,7 @@ import { loaderBench, type LoaderFigures } from "./loader_bench.ts";
 import { machineInfo } from "./machine.ts";
 import { createDatabase, databaseUrl, dropDatabase, ensurePostgres, psql } from "./pg.ts";
 import { ensureWrk, runAutocannon, runWrk } from "./load_gen.ts";
-import { fmtCpuSplit, runMeasured, sleep } from "./proc.ts";
+import { fmtCpuSplit, run, runMeasured, sleep } from "./proc.ts";
 import { profileMarkdown, summarizeDir } from "./profile.ts";
 import { markdown, printable, type Report } from "./report.ts";
 import { generateCsv, schemaFor } from "./generate_csv.ts";
@@ -379,8 +379,15 @@ async function main() {
     await cleanup();
   }
   const findings = await Deno.readTextFile("bench/findings.md").catch(() => undefined);
+  const head = await run("git", ["rev-parse", "--short", "HEAD"]).catch(() => undefined);
+  const dirty = await run("git", ["status", "--porcelain", "--untracked-files=no"]).catch(() =>
+    undefined
+  );
   const report: Report = {
     command,
+    commit: head?.code === 0
+      ? head.stdout.trim() + (dirty?.stdout.trim() ? " + uncommitted changes" : "")
+      : undefined,
     seconds: (performance.now() - started) / 1000,
     machine,
     loader,
