@@ -7,7 +7,7 @@ import { findLoad } from "../src/db/load_state.ts";
 import { inferFile, ingest, type IngestOptions } from "../src/etl/ingest.ts";
 import { inferSchema } from "../src/etl/infer.ts";
 import type { Schema } from "../src/etl/schema.ts";
-import { openTestDb, type TestDb, uniqueName } from "./db_helpers.ts";
+import { openTestDb, TEST_DATABASE_URL, type TestDb, uniqueName } from "./db_helpers.ts";
 import { countRows, FIXTURES, readRejects, spectrumCases, tempDir } from "./etl_helpers.ts";
 
 const DEFECTS_SCHEMA = `${FIXTURES}defects.schema.json`;
@@ -293,6 +293,33 @@ Deno.test("ingest", async (t) => {
         assert.match(rows[1]._reason, /^database refused: .*check constraint/);
       },
     );
+
+    await t.step({
+      name: "refused rows in every batch, with the CLI's pool of two connections, never stall",
+      ignore: !TEST_DATABASE_URL,
+      fn: async () => {
+        const table = uniqueName("refuse_pool");
+        await db.exec(`CREATE TABLE "${table}" (id integer, n integer CHECK (n < 100))`);
+        const file = `${dir.path}/refuse_pool.csv`;
+        const lines = ["id,n"];
+        for (let i = 1; i <= 200; i++) lines.push(`${i},${i % 10 === 3 ? 500 : i % 100}`);
+        await Deno.writeTextFile(file, lines.join("\n") + "\n");
+        // Its own pool (two connections), as the CLI has: overlapping batches each need an
+        // isolation retry, which once waited on the next batch's connection until a timeout.
+        const r = await ingest({
+          file,
+          table,
+          databaseUrl: TEST_DATABASE_URL,
+          schema: inferSchema({ header: ["id", "n"], sample: [["1", "1"]] }),
+          rejectsPath: `${dir.path}/refuse_pool.rejects.csv`,
+          batchSize: 10,
+        });
+        assert.equal(r.exitCode, 0, r.error?.message ?? "");
+        assert.equal(r.summary?.rows_loaded, 180);
+        assert.equal(r.summary?.rows_rejected, 20);
+        assert.equal(await countRows(db, table), 180);
+      },
+    });
 
     await t.step("an existing table with other columns stops the load (exit 2)", async () => {
       const table = uniqueName("other");

@@ -189,14 +189,42 @@ const UTC = "SET LOCAL TimeZone = 'UTC'";
 // Not on PGlite: there the "server" is this process, and a kill would lose every batch.
 const ASYNC_COMMIT = `${UTC}; SET LOCAL synchronous_commit = off`;
 
+/** Runs `fn` in a transaction: on a pooled server, always the one connection given. */
+type InTransaction = <T>(fn: (tx: Session) => Promise<T>) => Promise<T>;
+
+async function onConnection<T>(s: Session, fn: (tx: Session) => Promise<T>): Promise<T> {
+  await s.exec("BEGIN");
+  try {
+    const result = await fn(s);
+    await s.exec("COMMIT");
+    return result;
+  } catch (err) {
+    // A lost connection takes its transaction with it; the pool discards the client.
+    if (!isUnavailable(err)) await s.exec("ROLLBACK").catch(() => {});
+    throw err;
+  }
+}
+
 /**
  * Loads one batch in one transaction; returns the rows the database refused (already handed to
  * `finalize`). Connection errors propagate: the transaction rolls back and the caller stops.
  */
-export async function loadBatch(db: Database, batch: BatchLoad): Promise<RefusedRow[]> {
+export function loadBatch(db: Database, batch: BatchLoad): Promise<RefusedRow[]> {
+  if (db.kind !== "postgres") return loadBatchIn((fn) => db.transaction(fn), db, batch);
+  // On a server the batch keeps one connection from its COPY to its isolation retry: the
+  // batches after it hold the pool's other connections while they wait for it to commit, so
+  // asking the pool again could wait on them until the connect timeout.
+  return db.withSession((s) => loadBatchIn((fn) => onConnection(s, fn), db, batch));
+}
+
+async function loadBatchIn(
+  inTransaction: InTransaction,
+  db: Database,
+  batch: BatchLoad,
+): Promise<RefusedRow[]> {
   let copyError: unknown;
   try {
-    await db.transaction(async (tx) => {
+    await inTransaction(async (tx) => {
       await tx.exec(db.kind === "postgres" ? ASYNC_COMMIT : UTC);
       try {
         await tx.copyFrom(batch.copySql, batch.data);
@@ -212,7 +240,7 @@ export async function loadBatch(db: Database, batch: BatchLoad): Promise<Refused
   }
   // The rows may still be arriving (a streamed COPY stops at the first bad row).
   const whole = await batch.whole();
-  return await db.transaction(async (tx) => {
+  return await inTransaction(async (tx) => {
     await tx.exec(db.kind === "postgres" ? ASYNC_COMMIT : UTC);
     const refused: RefusedRow[] = [];
     const all = Array.from({ length: whole.rows }, (_, i) => i);
