@@ -3,91 +3,84 @@ import type { CopyData, Database, Session } from "../src/db/database.ts";
 import { DatabaseUnavailableError } from "../src/errors.ts";
 import { blamedLine, loadBatch, type RefusedRow, tableDifferences } from "../src/etl/sink.ts";
 import { parseSchema } from "../src/etl/schema.ts";
+import { openTestDb, uniqueName } from "./db_helpers.ts";
 
 /**
- * A fake database whose COPY refuses any input holding "BAD", naming the line only when asked
- * to: enough to drive the isolation logic through both paths.
+ * The real test database, optionally with the line number taken out of COPY errors, so that
+ * isolation has to fall back on bisection.
  */
-function fakeDb(options: { namesLine: boolean; unavailable?: boolean }) {
-  const committed: string[] = [];
-  let copies = 0;
-  const db = {
-    kind: "postgres",
-    label: "fake",
-    async transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T> {
-      const pending: string[] = [];
-      let savepoint = 0;
-      const tx: Session = {
-        query: () => Promise.resolve([]),
-        exec(sql: string) {
-          if (sql.startsWith("SAVEPOINT")) savepoint = pending.length;
-          if (sql.startsWith("ROLLBACK TO")) pending.length = savepoint;
-          return Promise.resolve();
-        },
-        copyFrom(_sql: string, input: CopyData) {
-          copies++;
-          if (options.unavailable) throw new DatabaseUnavailableError("gone");
-          const data = input as readonly (string | Uint8Array)[];
-          const rows = data.flatMap((d) =>
-            (typeof d === "string" ? d : new TextDecoder().decode(d)).split("\n").filter(Boolean)
-          );
-          const bad = rows.findIndex((r) => r.includes("BAD"));
-          if (bad >= 0) {
-            pending.push(...rows.slice(0, bad)); // a real COPY would have rolled these back too
-            throw Object.assign(new Error(`bad value in "${rows[bad]}"`), {
-              code: "22P02",
-              where: options.namesLine ? `COPY t, line ${bad + 1}` : undefined,
-            });
-          }
-          pending.push(...rows);
-          return Promise.resolve(rows.length);
-        },
-      };
-      const result = await fn(tx);
-      committed.push(...pending);
-      return result;
+function withoutLines(db: Database): Database {
+  const strip = (s: Session): Session => ({
+    ...s,
+    query: s.query.bind(s),
+    exec: s.exec.bind(s),
+    async copyFrom(sql: string, data: CopyData) {
+      try {
+        return await s.copyFrom(sql, data);
+      } catch (err) {
+        if (err && typeof err === "object") delete (err as { where?: string }).where;
+        throw err;
+      }
     },
-  } as unknown as Database;
-  return { db, committed, copies: () => copies };
+  });
+  return {
+    ...db,
+    kind: db.kind,
+    label: db.label,
+    query: db.query.bind(db),
+    exec: db.exec.bind(db),
+    ping: db.ping.bind(db),
+    close: db.close.bind(db),
+    transaction: (fn) => db.transaction((tx) => fn(strip(tx))),
+    withSession: (fn) => db.withSession((s) => fn(strip(s))),
+  };
 }
 
 for (const namesLine of [true, false]) {
   Deno.test(`sink: refused rows isolated ${namesLine ? "by err.where's line" : "by bisection"}`, async () => {
-    const rows = Array.from(
-      { length: 64 },
-      (_, i) => [3, 17, 18, 63].includes(i) ? `BAD${i}` : `r${i}`,
-    );
-    const fake = fakeDb({ namesLine });
-    let got: RefusedRow[] = [];
-    const refused = await loadBatch(fake.db, {
-      copySql: "COPY t FROM STDIN",
-      data: [rows.join("\n") + "\n"],
-      whole: () => Promise.resolve({ rows: rows.length, rowText: (i: number) => rows[i] + "\n" }),
-      finalize: (_tx, r) => {
-        got = r;
-        return Promise.resolve();
-      },
-    });
-    assert.deepEqual(refused.map((r) => r.index), [3, 17, 18, 63]);
-    assert.deepEqual(got, refused);
-    assert.match(refused[0].message, /bad value in "BAD3"/);
-    assert.deepEqual(fake.committed, rows.filter((r) => !r.startsWith("BAD")));
-    if (namesLine) assert.ok(fake.copies() <= 10, `copies: ${fake.copies()}`);
+    const t = await openTestDb();
+    const table = uniqueName("sink");
+    try {
+      await t.db.exec(`CREATE TABLE ${table} (v integer CHECK (v >= 0))`);
+      const values = Array.from({ length: 64 }, (_, i) => [3, 17, 18, 63].includes(i) ? -i : i);
+      const db = namesLine ? t.db : withoutLines(t.db);
+      let got: RefusedRow[] = [];
+      const refused = await loadBatch(db, {
+        copySql: `COPY ${table} (v) FROM STDIN`,
+        data: [values.join("\n") + "\n"],
+        whole: () =>
+          Promise.resolve({ rows: values.length, rowText: (i: number) => `${values[i]}\n` }),
+        finalize: (_tx, r) => {
+          got = r;
+          return Promise.resolve();
+        },
+      });
+      assert.deepEqual(refused.map((r) => r.index), [3, 17, 18, 63]);
+      assert.deepEqual(got, refused);
+      assert.match(refused[0].message, /check constraint/);
+      const rows = await t.db.query<{ v: number }>(`SELECT v FROM ${table} ORDER BY v`);
+      assert.deepEqual(rows.map((r) => r.v), values.filter((v) => v >= 0));
+    } finally {
+      await t.db.exec(`DROP TABLE IF EXISTS ${table}`);
+      await t.close();
+    }
   });
 }
 
 Deno.test("sink: a lost connection is not isolated, it propagates", async () => {
-  const fake = fakeDb({ namesLine: true, unavailable: true });
+  const t = await openTestDb();
+  const table = uniqueName("sink_gone");
+  await t.db.exec(`CREATE TABLE ${table} (v integer)`);
+  await t.close(); // the database is gone before the batch loads
   await assert.rejects(
-    loadBatch(fake.db, {
-      copySql: "COPY t FROM STDIN",
-      data: ["a\n"],
-      whole: () => Promise.resolve({ rows: 1, rowText: () => "a\n" }),
+    loadBatch(t.db, {
+      copySql: `COPY ${table} (v) FROM STDIN`,
+      data: ["1\n"],
+      whole: () => Promise.resolve({ rows: 1, rowText: () => "1\n" }),
       finalize: () => Promise.resolve(),
     }),
     DatabaseUnavailableError,
   );
-  assert.equal(fake.copies(), 1);
 });
 
 Deno.test("sink: blamedLine reads PostgreSQL's COPY context", () => {
