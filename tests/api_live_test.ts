@@ -33,7 +33,7 @@ async function startServer(): Promise<Server> {
     Object.assign(env, { DATABASE_URL: TEST_DATABASE_URL, JWT_SECRET: "x".repeat(40) });
   }
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN],
+    args: ["run", "-A", "--unstable-no-legacy-abort", MAIN],
     env,
     clearEnv: true,
     stdout: "piped",
@@ -229,7 +229,7 @@ Deno.test("live: configuration errors are one line on stderr and exit 1", async 
     const dataDir = await Deno.makeTempDir({ prefix: "taskapi-cfg-" });
     try {
       const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", MAIN],
+        args: ["run", "-A", "--unstable-no-legacy-abort", MAIN],
         env: { ...baseEnv(), DATA_DIR: dataDir, ...vars },
         clearEnv: true,
       }).output();
@@ -246,7 +246,7 @@ Deno.test("live: configuration errors are one line on stderr and exit 1", async 
 
 Deno.test("live: a database that cannot be reached at start is one line and exit 1", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN],
+    args: ["run", "-A", "--unstable-no-legacy-abort", MAIN],
     env: {
       ...baseEnv(),
       DATABASE_URL: "postgres://postgres@127.0.0.1:1/none",
