@@ -3,7 +3,7 @@
  * Node.js) is kept for the comparison of how much CPU each takes from the server on 2 cores.
  * Both are installed on demand.
  */
-import { CpuSampler, type CpuSplit, run, runOk, which } from "./proc.ts";
+import { CpuSampler, type CpuSplit, run, runOk, type RunResult, which } from "./proc.ts";
 
 /** One load run's figures. Latencies are in milliseconds. */
 export interface LoadResult {
@@ -52,6 +52,25 @@ function luaString(s: string): string {
   return JSON.stringify(s); // a JSON string literal is a valid Lua string literal for ASCII text
 }
 
+/** Runs a load generator while sampling the CPU of it and of the other roles. */
+async function runSampled(
+  cmd: string,
+  args: string[],
+  roles: LoadOptions["cpuRoles"] = [],
+): Promise<RunResult & { cpu: CpuSplit }> {
+  let cpu: CpuSplit | undefined;
+  const r = await run(cmd, args, {
+    watch: (pid) => {
+      const sampler = new CpuSampler([{ name: "loadgen", rootPids: [pid] }, ...roles]);
+      sampler.start();
+      return () => {
+        cpu = sampler.stop();
+      };
+    },
+  });
+  return { ...r, cpu: cpu! };
+}
+
 /** Runs wrk once and returns its figures, with the CPU split sampled while it ran. */
 export async function runWrk(options: LoadOptions): Promise<LoadResult> {
   const wrk = await ensureWrk();
@@ -84,20 +103,10 @@ export async function runWrk(options: LoadOptions): Promise<LoadResult> {
     script,
     options.url,
   ];
-  const child = new Deno.Command(wrk, { args, stdout: "piped", stderr: "piped" }).spawn();
-  const sampler = new CpuSampler([
-    { name: "loadgen", rootPids: [child.pid] },
-    ...(options.cpuRoles ?? []),
-  ]);
-  sampler.start();
-  const out = await child.output();
-  const cpu = sampler.stop();
+  const { code, stdout: text, stderr, cpu } = await runSampled(wrk, args, options.cpuRoles);
   await Deno.remove(script).catch(() => {});
-  const text = new TextDecoder().decode(out.stdout);
   const m = text.match(/WRKJSON (\{.*\})/);
-  if (out.code !== 0 || !m) {
-    throw new Error(`wrk failed (${out.code}): ${new TextDecoder().decode(out.stderr)}${text}`);
-  }
+  if (code !== 0 || !m) throw new Error(`wrk failed (${code}): ${stderr}${text}`);
   const j = JSON.parse(m[1]);
   const seconds = j.duration_us / 1e6;
   return {
@@ -146,17 +155,9 @@ export async function runAutocannon(options: LoadOptions): Promise<LoadResult> {
   for (const [k, v] of Object.entries(options.headers ?? {})) args.push("-H", `${k}=${v}`);
   if (options.body !== undefined) args.push("-b", options.body);
   args.push(options.url);
-  const child = new Deno.Command("node", { args, stdout: "piped", stderr: "piped" }).spawn();
-  const sampler = new CpuSampler([
-    { name: "loadgen", rootPids: [child.pid] },
-    ...(options.cpuRoles ?? []),
-  ]);
-  sampler.start();
-  const out = await child.output();
-  const cpu = sampler.stop();
-  const text = new TextDecoder().decode(out.stdout);
-  if (out.code !== 0) throw new Error(`autocannon failed: ${new TextDecoder().decode(out.stderr)}`);
-  const j = JSON.parse(text);
+  const { code, stdout, stderr, cpu } = await runSampled("node", args, options.cpuRoles);
+  if (code !== 0) throw new Error(`autocannon failed: ${stderr}`);
+  const j = JSON.parse(stdout);
   const seconds = j.duration;
   return {
     tool: "autocannon",

@@ -16,6 +16,11 @@ export interface RunOptions {
   cwd?: string;
   /** Text written to the command's standard input. */
   stdin?: string;
+  /**
+   * Called with the PID once the command has started (to sample its CPU or memory); the function
+   * it returns is called once the command has exited.
+   */
+  watch?: (pid: number) => () => void;
 }
 
 /** Runs a command to completion and captures its output. Never throws on a non-zero exit. */
@@ -33,12 +38,14 @@ export async function run(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  const unwatch = options.watch?.(child.pid);
   if (options.stdin !== undefined) {
     const w = child.stdin.getWriter();
     await w.write(new TextEncoder().encode(options.stdin));
     await w.close();
   }
   const out = await child.output();
+  unwatch?.();
   const dec = new TextDecoder();
   return {
     code: out.code,
@@ -101,31 +108,22 @@ export async function runMeasured(
     } catch { /* keep NaN */ }
     return { ...r, peakRssMiB: peakKb / 1024, rssSource: "/usr/bin/time -v (ru_maxrss)" };
   }
-  const started = performance.now();
-  const child = new Deno.Command(cmd, {
-    args,
-    env: options.env,
-    cwd: options.cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
   let peakKb = 0;
-  const poll = setInterval(() => {
-    try {
-      const status = Deno.readTextFileSync(`/proc/${child.pid}/status`);
-      const m = status.match(/VmHWM:\s+(\d+) kB/);
-      if (m) peakKb = Math.max(peakKb, Number(m[1]));
-    } catch { /* exited */ }
-  }, 50);
-  const out = await child.output();
-  clearInterval(poll);
-  const dec = new TextDecoder();
+  const r = await run(cmd, args, {
+    ...options,
+    watch: (pid) => {
+      const poll = setInterval(() => {
+        try {
+          const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+          const m = status.match(/VmHWM:\s+(\d+) kB/);
+          if (m) peakKb = Math.max(peakKb, Number(m[1]));
+        } catch { /* exited */ }
+      }, 50);
+      return () => clearInterval(poll);
+    },
+  });
   return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-    seconds: (performance.now() - started) / 1000,
+    ...r,
     peakRssMiB: peakKb ? peakKb / 1024 : NaN,
     rssSource: "VmHWM polled every 50 ms",
   };
