@@ -124,6 +124,16 @@ const schema: Schema = parseSchema({
   ],
 });
 
+Deno.test("transform: null tokens match after trimming; text without tokens stays verbatim", () => {
+  const t = new RowTransformer({
+    schema,
+    positions: resolveColumns(schema, ["id", "Full Name", "active", "note", "score"]),
+    headerLength: 5,
+  });
+  assert.equal(t.apply(["3", " NA ", "\t-", " ", " N/A "]), "3\t\\N\tf\t \t0\n");
+  assert.deepEqual(t.defaulted(), { active: 1, score: 1 });
+});
+
 Deno.test("transform: stages in order, COPY text out, every decision counted", () => {
   const header = ["id", "Full Name", "active", "note", "score"];
   const t = new RowTransformer({

@@ -35,11 +35,6 @@ export function nullCheckFor(tokens: readonly string[]): NullCheck {
     v.length <= maxLen && (v.length === 0 ? empty : first[v.charCodeAt(0)] === 1 && set.has(v));
 }
 
-/** The null-token test on a raw (untrimmed) value, as the contract states it. */
-export function isNullToken(check: NullCheck, raw: string): boolean {
-  return check(needsTrim(raw) ? raw.trim() : raw);
-}
-
 /** Stage 2 is {@linkcode converterFor}; stage 3: what a missing value becomes (COPY text). */
 export function defaultText(
   column: { name: string; type: Parameters<typeof converterFor>[0]; default?: unknown },
