@@ -11,7 +11,7 @@
 import { parseArgs } from "node:util";
 import { databaseFrom } from "./src/config.ts";
 import { closeLogging, setupLogging } from "./src/log.ts";
-import { EXIT_OK, EXIT_USAGE, exitCodeOf, UsageError } from "./src/etl/errors.ts";
+import { EXIT_OK, EXIT_USAGE, exitCodeOf, UsageError } from "./src/errors.ts";
 import {
   DEFAULT_BATCH_SIZE,
   DEFAULT_SAMPLE,

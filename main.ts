@@ -17,7 +17,8 @@ import { loadServerConfig, type ServerConfig } from "./src/config.ts";
 import type { Database } from "./src/db/database.ts";
 import { migrate } from "./src/db/migrate.ts";
 import { openDatabase } from "./src/db/open.ts";
-import { ConfigError, DatabaseUnavailableError } from "./src/errors.ts";
+import { DatabaseUnavailableError } from "./src/db/errors.ts";
+import { ConfigError } from "./src/errors.ts";
 import { closeLogging, errorFields, setupLogging } from "./src/log.ts";
 
 // Signal to exit: 10 s allowed, so in-flight requests get 8 and closing the rest 2.

@@ -11,8 +11,9 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { getLogger } from "@logtape/logtape";
 import { createTokenService, type TokenService } from "./auth/tokens.ts";
 import type { ServerConfig } from "./config.ts";
-import { type Database, isConnectionError } from "./db/database.ts";
-import { AppError, DatabaseUnavailableError } from "./errors.ts";
+import type { Database } from "./db/database.ts";
+import { DatabaseUnavailableError } from "./db/errors.ts";
+import { AppError } from "./errors.ts";
 import type { AppEnv } from "./http.ts";
 import { errorFields } from "./log.ts";
 import { authRoutes } from "./routes/auth.ts";
@@ -80,7 +81,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(bodyLimit({
     maxSize: config.maxBodyBytes,
     onError: () => {
-      throw new AppError(413, `Request body is larger than ${config.maxBodyBytes} bytes`);
+      throw AppError.http(413, `Request body is larger than ${config.maxBodyBytes} bytes`);
     },
   }));
 
@@ -100,13 +101,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.notFound((c) => c.json({ message: `Not found: ${c.req.method} ${c.req.path}` }, 404));
 
   app.onError((err, c) => {
-    if (err instanceof AppError) {
-      return c.json({ message: err.message }, err.status as ContentfulStatusCode, err.headers);
-    }
-    if (err instanceof HTTPException) {
-      return c.json({ message: err.message || "Request failed" }, err.status);
-    }
-    if (err instanceof DatabaseUnavailableError || isConnectionError(err)) {
+    if (err instanceof DatabaseUnavailableError) {
       log.warn("Database unavailable on {method} {path} request_id={requestId}: {error}", {
         method: c.req.method,
         path: c.req.path,
@@ -116,8 +111,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       return c.json(
         { message: "Database unavailable, try again shortly" },
         503,
-        { "Retry-After": "5" },
+        err.headers,
       );
+    }
+    if (err instanceof AppError && err.status !== undefined) {
+      return c.json({ message: err.message }, err.status as ContentfulStatusCode, err.headers);
+    }
+    if (err instanceof HTTPException) {
+      return c.json({ message: err.message || "Request failed" }, err.status);
     }
     log.error("Unhandled error on {method} {path} request_id={requestId}: {stack}", {
       method: c.req.method,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { CsvParser, UNTERMINATED_QUOTE } from "../src/etl/csv_parser.ts";
 import { CsvSource, firstInvalidUtf8, sniffDelimiter } from "../src/etl/csv_source.ts";
-import { InputError } from "../src/etl/errors.ts";
+import { InputError } from "../src/errors.ts";
 
 const SPECTRUM = new URL("./fixtures/csv-spectrum/", import.meta.url);
 const FIXTURES = new URL("./fixtures/etl/", import.meta.url);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { UsageError } from "../src/etl/errors.ts";
+import { UsageError } from "../src/errors.ts";
 import {
   defaultRejectsPath,
   inferFile,

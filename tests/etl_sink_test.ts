@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { CopyData, Database, Session } from "../src/db/database.ts";
-import { DatabaseUnavailableError } from "../src/errors.ts";
+import { DatabaseUnavailableError } from "../src/db/errors.ts";
 import { blamedLine, loadBatch, type RefusedRow, tableDifferences } from "../src/etl/sink.ts";
 import { parseSchema } from "../src/etl/schema.ts";
 import { openTestDb, uniqueName } from "./db_helpers.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { convertValue } from "../src/etl/convert.ts";
 import { CopyBuffer, copyEscape } from "../src/etl/copy_text.ts";
-import { UsageError } from "../src/etl/errors.ts";
+import { UsageError } from "../src/errors.ts";
 import { columnNames, inferSchema, inferType, snakeCase } from "../src/etl/infer.ts";
 import { parseSchema, resolveColumns, type Schema } from "../src/etl/schema.ts";
 import { nullCheckFor, RAGGED, RowTransformer } from "../src/etl/transform.ts";

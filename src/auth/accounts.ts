@@ -73,7 +73,7 @@ export async function login(deps: AccountDeps, creds: Credentials): Promise<Sess
   }
   const user = await findLogin(db, creds.username);
   const ok = await verifyPassword(creds.password, user?.password_hash);
-  if (!ok || !user) throw new AppError(401, "Invalid username or password");
+  if (!ok || !user) throw AppError.http(401, "Invalid username or password");
   await undoHit(db, hit.id);
   return await openSession(deps, user.id);
 }

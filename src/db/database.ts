@@ -10,7 +10,10 @@
  * const rows = await db.query<{ one: number }>("SELECT 1 AS one");
  * await db.close();
  * ```
+ *
+ * @module
  */
+import { DatabaseUnavailableError } from "./errors.ts";
 
 /** How to run one statement; every field is optional. */
 export interface QueryOptions {
@@ -47,6 +50,12 @@ export interface Session extends Queryable {
    * the server while they are produced (PGlite collects it first).
    */
   copyFrom(sql: string, data: CopyData): Promise<number>;
+  /**
+   * Runs `fn` in a transaction on this connection: `BEGIN` … `COMMIT` at the top, a savepoint
+   * when this session is already inside a transaction. Committed (or released) when `fn`
+   * resolves, rolled back (to the savepoint) when it throws; the error is rethrown.
+   */
+  transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T>;
 }
 
 export type BackendKind = "postgres" | "pglite";
@@ -59,25 +68,33 @@ export interface Database extends Queryable {
   transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T>;
   /** Runs `fn` on one connection outside any transaction (advisory locks, long sessions). */
   withSession<T>(fn: (session: Session) => Promise<T>): Promise<T>;
-  /** Resolves when the database answers, throws `DatabaseUnavailableError` when it does not. */
+  /** Resolves when the database answers; throws `DatabaseUnavailableError` when it does not. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** PostgreSQL SQLSTATE codes and driver errors that mean "cannot reach the database". */
-export function isConnectionError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === "string") {
-    if (code.startsWith("08")) return true; // connection_exception class
-    if (code === "57P01" || code === "57P02" || code === "57P03") return true; // shutdown / starting
-    if (
-      /^E(CONNREFUSED|CONNRESET|TIMEDOUT|NOTFOUND|HOSTUNREACH|NETUNREACH|PIPE|AI_AGAIN)$/.test(code)
-    ) {
-      return true;
+/**
+ * `fn` between BEGIN and COMMIT (depth 0) or inside a savepoint (deeper). On a lost connection
+ * nothing is sent: ROLLBACK would wait out another timeout, and the server rolls back a
+ * transaction whose connection is gone anyway.
+ */
+export async function inTransaction<T>(
+  s: Pick<Session, "exec">,
+  depth: number,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const savepoint = `sp_${depth}`;
+  await s.exec(depth === 0 ? "BEGIN" : `SAVEPOINT ${savepoint}`);
+  let result: T;
+  try {
+    result = await fn();
+  } catch (err) {
+    if (!(err instanceof DatabaseUnavailableError)) {
+      await s.exec(depth === 0 ? "ROLLBACK" : `ROLLBACK TO SAVEPOINT ${savepoint}`).catch(() => {});
+      if (depth > 0) await s.exec(`RELEASE SAVEPOINT ${savepoint}`).catch(() => {});
     }
+    throw err;
   }
-  const msg = err.message;
-  return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|connection is closed|Client has encountered a connection error|Connection refused|ECONNREFUSED|ECONNRESET/i
-    .test(msg);
+  await s.exec(depth === 0 ? "COMMIT" : `RELEASE SAVEPOINT ${savepoint}`);
+  return result;
 }

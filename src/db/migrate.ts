@@ -1,3 +1,14 @@
+/**
+ * Schema migrations: the numbered SQL files in `sql/`, applied in order, each in its own
+ * transaction and recorded in `schema_migrations`.
+ *
+ * @example
+ * ```ts
+ * const applied = await migrate(db);
+ * ```
+ *
+ * @module
+ */
 import type { Database } from "./database.ts";
 
 /** One numbered SQL file from `sql/`. */
@@ -55,16 +66,15 @@ export async function migrate(db: Database, migrations?: Migration[]): Promise<s
       const applied: string[] = [];
       for (const m of all) {
         if (done.has(m.version)) continue;
-        await s.exec("BEGIN");
         try {
-          await s.exec(m.sql);
-          await s.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [
-            m.version,
-            m.name,
-          ]);
-          await s.exec("COMMIT");
+          await s.transaction(async (tx) => {
+            await tx.exec(m.sql);
+            await tx.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [
+              m.version,
+              m.name,
+            ]);
+          });
         } catch (err) {
-          await s.exec("ROLLBACK").catch(() => {});
           throw new Error(
             `Migration ${m.version}_${m.name}.sql failed: ${(err as Error).message}`,
             {

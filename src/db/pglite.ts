@@ -1,6 +1,19 @@
+/**
+ * The embedded backend: PGlite (PostgreSQL compiled to WebAssembly) persisted in a folder. One
+ * connection, in this process; COPY input goes through PGlite's virtual `/dev/blob` file.
+ *
+ * @example
+ * ```ts
+ * const db = await openPglite("./data");
+ * await db.query("SELECT 1");
+ * await db.close();
+ * ```
+ *
+ * @module
+ */
 import { PGlite, types } from "@electric-sql/pglite";
-import { DatabaseUnavailableError } from "../errors.ts";
-import type { CopyData, Database, Session } from "./database.ts";
+import { type CopyData, type Database, inTransaction, type Session } from "./database.ts";
+import { DatabaseUnavailableError } from "./errors.ts";
 
 interface PgliteLike {
   query<T>(
@@ -11,11 +24,14 @@ interface PgliteLike {
   exec(sql: string): Promise<unknown>;
 }
 
+/** Starts a top-level transaction: PGlite's own, which keeps other callers' queries out of it. */
+type Begin = <T>(fn: (tx: PgliteLike) => Promise<T>) => Promise<T>;
+
 // PGlite reaches COPY input only through its virtual /dev/blob file.
 const FROM_STDIN = /FROM\s+STDIN/i;
 
-function sessionOf(conn: PgliteLike): Session {
-  return {
+function sessionOf(conn: PgliteLike, begin: Begin | undefined, depth = 0): Session {
+  const session: Session = {
     async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
       return (await conn.query<T>(sql, params)).rows;
     },
@@ -32,7 +48,13 @@ function sessionOf(conn: PgliteLike): Session {
       });
       return result.affectedRows ?? 0;
     },
+    transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T> {
+      // Outside a transaction: PGlite's own. Inside one: a savepoint on the same connection.
+      if (begin) return begin((tx) => fn(sessionOf(tx, undefined, 1)));
+      return inTransaction(session, depth, () => fn(sessionOf(conn, undefined, depth + 1)));
+    },
   };
+  return session;
 }
 
 /**
@@ -60,7 +82,8 @@ export async function openPglite(dataDir: string): Promise<Database> {
       { cause: err },
     );
   }
-  const session = sessionOf(pglite as unknown as PgliteLike);
+  const begin: Begin = (fn) => pglite.transaction((tx) => fn(tx as unknown as PgliteLike));
+  const session = sessionOf(pglite as unknown as PgliteLike, begin);
   let closed = false;
   // After close the database is as gone as a stopped server: say so in the same way.
   const open = () => {
@@ -73,7 +96,7 @@ export async function openPglite(dataDir: string): Promise<Database> {
     exec: async (sql) => (open(), await session.exec(sql)),
     transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T> {
       open();
-      return pglite.transaction((tx) => fn(sessionOf(tx as unknown as PgliteLike)));
+      return session.transaction(fn);
     },
     // One connection only: a session is the database itself.
     withSession<T>(fn: (s: Session) => Promise<T>): Promise<T> {

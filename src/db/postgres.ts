@@ -1,17 +1,31 @@
+/**
+ * The PostgreSQL backend: a node-postgres pool, COPY through `pg-copy-streams`. Every driver
+ * error that means "cannot reach the database" becomes a {@linkcode DatabaseUnavailableError}
+ * here, where it happens.
+ *
+ * @example
+ * ```ts
+ * const db = await openPostgres({ url: "postgres://postgres@127.0.0.1:5432/test" });
+ * await db.transaction(async (tx) => await tx.query("SELECT 1"));
+ * await db.close();
+ * ```
+ *
+ * @module
+ */
 // @ts-types="@types/pg"
 import pg from "pg";
 // @ts-types="@types/pg-copy-streams"
 import { from as copyFromStream } from "pg-copy-streams";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { DatabaseUnavailableError } from "../errors.ts";
 import {
   type CopyData,
   type Database,
-  isConnectionError,
+  inTransaction,
   type QueryOptions,
   type Session,
 } from "./database.ts";
+import { DatabaseUnavailableError, isConnectionError } from "./errors.ts";
 
 /** Options for {@linkcode openPostgres}. */
 export interface PostgresOptions {
@@ -36,6 +50,7 @@ export function describeUrl(url: string): string {
 }
 
 function unavailable(label: string, err: unknown): never {
+  if (err instanceof DatabaseUnavailableError) throw err;
   if (isConnectionError(err)) {
     throw new DatabaseUnavailableError(
       `Database unavailable at ${label}: ${(err as Error).message || (err as Error).name}`,
@@ -52,8 +67,8 @@ function queryConfig(sql: string, params: unknown[] | undefined, options?: Query
     : { text: sql, values: params };
 }
 
-function sessionOf(client: pg.PoolClient, label: string): Session {
-  return {
+function sessionOf(client: pg.PoolClient, label: string, depth = 0): Session {
+  const session: Session = {
     async query<T>(sql: string, params?: unknown[], options?: QueryOptions): Promise<T[]> {
       try {
         return (await client.query(queryConfig(sql, params, options))).rows as T[];
@@ -77,7 +92,11 @@ function sessionOf(client: pg.PoolClient, label: string): Session {
       }
       return Number(stream.rowCount ?? 0);
     },
+    transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T> {
+      return inTransaction(session, depth, () => fn(sessionOf(client, label, depth + 1)));
+    },
   };
+  return session;
 }
 
 /**
@@ -119,10 +138,9 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     }
   };
 
-  const lost = (err: unknown) => err instanceof DatabaseUnavailableError || isConnectionError(err);
   const release = (client: pg.PoolClient, err?: unknown) => {
     // A client that lost its connection must not go back to the pool.
-    client.release(err !== undefined && lost(err) ? (err as Error) : undefined);
+    client.release(err instanceof DatabaseUnavailableError ? err : undefined);
   };
 
   const db: Database = {
@@ -146,17 +164,11 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     },
     async transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T> {
       const client = await connect();
-      const session = sessionOf(client, label);
       try {
-        await session.exec("BEGIN");
-        const result = await fn(session);
-        await session.exec("COMMIT");
+        const result = await sessionOf(client, label).transaction(fn);
         release(client);
         return result;
       } catch (err) {
-        // On a dead or hung connection ROLLBACK would wait out another query timeout; dropping
-        // the connection rolls back just as well.
-        if (!lost(err)) await client.query("ROLLBACK").catch(() => {});
         release(client, err);
         throw err;
       }

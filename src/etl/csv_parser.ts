@@ -11,7 +11,10 @@
  * p.push('a,b\n1,"x\ny"\n');
  * p.finish(); // logs 1 ["a","b"], then 2 ["1","x\ny"]
  * ```
+ *
+ * @module
  */
+import { LoadError } from "../errors.ts";
 
 /** Called once per record with its fields and the physical line (1-based) where it starts. */
 export type RecordHandler = (fields: string[], line: number, flags: number) => void;
@@ -32,13 +35,15 @@ export interface CsvParserOptions {
   maxRecordChars?: number;
 }
 
-/** Thrown when a single record outgrows {@linkcode CsvParserOptions.maxRecordChars}. */
-export class RecordTooLongError extends Error {
+/**
+ * Thrown when a single record outgrows {@linkcode CsvParserOptions.maxRecordChars}: the load
+ * stops (exit 1) rather than hold an unbounded record in memory.
+ */
+export class RecordTooLongError extends LoadError {
   constructor(readonly line: number, limit: number) {
     super(
       `the record starting at line ${line} is longer than ${limit} characters (an unbalanced quote?)`,
     );
-    this.name = "RecordTooLongError";
   }
 }
 

@@ -13,7 +13,7 @@
  */
 import { setImmediate } from "node:timers";
 import { CsvParser, type RecordHandler } from "./csv_parser.ts";
-import { InputError, UsageError } from "./errors.ts";
+import { InputError, UsageError } from "../errors.ts";
 
 /** Delimiters the sniffer considers, in order of preference on a tie. */
 export const DELIMITERS = [",", ";", "\t", "|"] as const;

@@ -28,7 +28,7 @@ import { errorFields } from "../log.ts";
 import { CsvSource } from "./csv_source.ts";
 import { UNTERMINATED_QUOTE } from "./csv_parser.ts";
 import { CopyBuffer } from "./copy_text.ts";
-import { EXIT_OK, type ExitCode, exitCodeOf, LoadError, UsageError } from "./errors.ts";
+import { EXIT_OK, type ExitCode, exitCodeOf, LoadError, UsageError } from "../errors.ts";
 import { inferSchema } from "./infer.ts";
 import type { IngestSummary, Progress } from "./report.ts";
 import { RejectsWriter } from "./rejects.ts";

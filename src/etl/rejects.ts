@@ -13,7 +13,7 @@
  * w.close();
  * ```
  */
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../errors.ts";
 
 /** Options for {@linkcode RejectsWriter.open}. */
 export interface RejectsOptions {

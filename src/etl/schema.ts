@@ -9,7 +9,7 @@
  * ```
  */
 import { z } from "zod";
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../errors.ts";
 
 /** The column types the contract names, in the order `--help` lists them. */
 export const COLUMN_TYPES = [

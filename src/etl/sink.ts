@@ -17,9 +17,8 @@
  * ```
  */
 import type { CopyData, Database, Session } from "../db/database.ts";
-import { isConnectionError } from "../db/database.ts";
-import { DatabaseUnavailableError } from "../errors.ts";
-import { UsageError } from "./errors.ts";
+import { DatabaseUnavailableError } from "../db/errors.ts";
+import { UsageError } from "../errors.ts";
 import { type ColumnType, quoteIdent, quoteTable, type Schema, sqlType } from "./schema.ts";
 
 /** The `COPY ... FROM STDIN` statement for a schema's columns. */
@@ -153,10 +152,6 @@ export interface BatchLoad {
   finalize: (tx: Session, refused: RefusedRow[]) => Promise<void>;
 }
 
-function isUnavailable(err: unknown): boolean {
-  return err instanceof DatabaseUnavailableError || isConnectionError(err);
-}
-
 /**
  * Errors a row's values can cause: data exceptions (22xxx), integrity violations (23xxx),
  * program limits such as a row too big (54xxx). Anything else (a dropped table, no privilege)
@@ -192,19 +187,6 @@ const ASYNC_COMMIT = `${UTC}; SET LOCAL synchronous_commit = off`;
 /** Runs `fn` in a transaction: on a pooled server, always the one connection given. */
 type InTransaction = <T>(fn: (tx: Session) => Promise<T>) => Promise<T>;
 
-async function onConnection<T>(s: Session, fn: (tx: Session) => Promise<T>): Promise<T> {
-  await s.exec("BEGIN");
-  try {
-    const result = await fn(s);
-    await s.exec("COMMIT");
-    return result;
-  } catch (err) {
-    // A lost connection takes its transaction with it; the pool discards the client.
-    if (!isUnavailable(err)) await s.exec("ROLLBACK").catch(() => {});
-    throw err;
-  }
-}
-
 /**
  * Loads one batch in one transaction; returns the rows the database refused (already handed to
  * `finalize`). Connection errors propagate: the transaction rolls back and the caller stops.
@@ -214,7 +196,7 @@ export function loadBatch(db: Database, batch: BatchLoad): Promise<RefusedRow[]>
   // On a server the batch keeps one connection from its COPY to its isolation retry: the
   // batches after it hold the pool's other connections while they wait for it to commit, so
   // asking the pool again could wait on them until the connect timeout.
-  return db.withSession((s) => loadBatchIn((fn) => onConnection(s, fn), db, batch));
+  return db.withSession((s) => loadBatchIn((fn) => s.transaction(fn), db, batch));
 }
 
 async function loadBatchIn(
@@ -236,7 +218,9 @@ async function loadBatchIn(
     });
     return [];
   } catch (err) {
-    if (err !== copyError || isUnavailable(err) || !isRowError(err)) throw err;
+    if (err !== copyError || err instanceof DatabaseUnavailableError || !isRowError(err)) {
+      throw err;
+    }
   }
   // The rows may still be arriving (a streamed COPY stops at the first bad row).
   const whole = await batch.whole();
@@ -264,15 +248,11 @@ async function isolate(
   let err = knownError;
   while (pending.length > 0) {
     if (err === undefined) {
-      await tx.exec("SAVEPOINT ingest_isolate");
       try {
-        await tx.copyFrom(copySql, pending.map((i) => batch.rowText(i)));
-        await tx.exec("RELEASE SAVEPOINT ingest_isolate");
+        await tx.transaction((sp) => sp.copyFrom(copySql, pending.map((i) => batch.rowText(i))));
         return;
       } catch (e) {
-        if (isUnavailable(e)) throw e;
-        await tx.exec("ROLLBACK TO SAVEPOINT ingest_isolate");
-        await tx.exec("RELEASE SAVEPOINT ingest_isolate");
+        if (e instanceof DatabaseUnavailableError) throw e;
         err = e;
       }
     }

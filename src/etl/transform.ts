@@ -13,7 +13,7 @@
  */
 import { COPY_NULL, CopyBuffer } from "./copy_text.ts";
 import { type Converter, converterFor, convertValue, type Invalid, needsTrim } from "./convert.ts";
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../errors.ts";
 import { DEFAULT_NULL_TOKENS, type Schema } from "./schema.ts";
 
 /** Stage 1: is this raw value missing? Built once per token list. */
