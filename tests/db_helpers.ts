@@ -34,6 +34,55 @@ export async function openTestDb(): Promise<TestDb> {
   };
 }
 
+/**
+ * A new, empty database: on PostgreSQL a database created for the caller (dropped by `drop()`),
+ * with PGlite a new folder. `open()` opens one more handle on it, like one more replica (PGlite:
+ * one process owns a folder, so call it once).
+ */
+export interface FreshDatabase {
+  /** The new database's URL (PostgreSQL only). */
+  url?: string;
+  dataDir: string;
+  open(options?: { poolSize?: number }): Promise<Database>;
+  drop(): Promise<void>;
+}
+
+/** Creates a {@linkcode FreshDatabase} on the backend under test. */
+export async function freshDatabase(): Promise<FreshDatabase> {
+  const dataDir = await Deno.makeTempDir({ prefix: "taskapi-fresh-" });
+  let url: string | undefined;
+  let name: string | undefined;
+  if (TEST_DATABASE_URL) {
+    name = uniqueName("fresh");
+    const admin = await openDatabase({ databaseUrl: TEST_DATABASE_URL, dataDir, poolSize: 1 });
+    try {
+      await admin.exec(`CREATE DATABASE ${name}`);
+    } finally {
+      await admin.close();
+    }
+    const u = new URL(TEST_DATABASE_URL);
+    u.pathname = `/${name}`;
+    url = u.href;
+  }
+  return {
+    url,
+    dataDir,
+    open: (options = {}) =>
+      openDatabase({ databaseUrl: url, dataDir, poolSize: options.poolSize ?? 4 }),
+    async drop() {
+      if (name) {
+        const admin = await openDatabase({ databaseUrl: TEST_DATABASE_URL, dataDir, poolSize: 1 });
+        try {
+          await admin.exec(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        } finally {
+          await admin.close();
+        }
+      }
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
 /** A name no other test (or earlier run) uses: for usernames and table names. */
 export function uniqueName(prefix: string): string {
   return `${prefix}_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;

@@ -1,6 +1,12 @@
 /**
- * Schema migrations: the numbered SQL files in `sql/`, applied in order, each in its own
- * transaction and recorded in `schema_migrations`.
+ * Schema migrations: the numbered SQL files in `sql/` (compiled in, see `migrations.ts`), applied
+ * in order, each in its own transaction and recorded in `schema_migrations`.
+ *
+ * Several processes may start at once (replicas, `WORKERS=N`, the loader next to the server), also
+ * through a pooler in transaction mode, which may send two statements of one session to two
+ * server connections. So the lock is transaction-scoped (`pg_advisory_xact_lock`, released by the
+ * COMMIT or ROLLBACK itself), taken inside every migration's transaction, and a migration is
+ * re-checked under it: whoever comes second finds it recorded and skips it.
  *
  * @example
  * ```ts
@@ -9,37 +15,51 @@
  *
  * @module
  */
-import type { Database } from "./database.ts";
+import type { Database, Session } from "./database.ts";
+import { type Migration, MIGRATIONS } from "./migrations.ts";
 
-/** One numbered SQL file from `sql/`. */
-export interface Migration {
-  version: string;
-  name: string;
-  sql: string;
-}
+export type { Migration };
 
 // Arbitrary but fixed: every process of this project takes the same advisory lock.
 const MIGRATION_LOCK = 7_270_736_901;
-const SQL_DIR = new URL("../../sql/", import.meta.url);
 
-/** Reads `sql/NNN_name.sql` files in version order. */
-export async function readMigrations(dir: URL = SQL_DIR): Promise<Migration[]> {
-  const out: Migration[] = [];
-  for await (const entry of Deno.readDir(dir)) {
-    const m = /^(\d+)_(.+)\.sql$/.exec(entry.name);
-    if (!entry.isFile || !m) continue;
-    out.push({
-      version: m[1],
-      name: m[2],
-      sql: await Deno.readTextFile(new URL(entry.name, dir)),
-    });
-  }
-  return out.sort((a, b) => Number(a.version) - Number(b.version));
+const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  version text PRIMARY KEY,
+  name text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+)`;
+
+/** Takes the migration lock until the end of `tx`'s transaction. */
+async function lock(tx: Session): Promise<void> {
+  await tx.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+}
+
+/** Applies `m` unless it is already recorded; true when this call applied it. */
+function applyOne(db: Database, m: Migration): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    await lock(tx);
+    // Read after the lock: under READ COMMITTED this statement sees what the holder committed.
+    const done = await tx.query("SELECT 1 FROM schema_migrations WHERE version = $1", [m.version]);
+    if (done.length > 0) return false;
+    try {
+      await tx.exec(m.sql);
+    } catch (err) {
+      throw new Error(`Migration ${m.version}_${m.name}.sql failed: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    await tx.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [
+      m.version,
+      m.name,
+    ]);
+    return true;
+  });
 }
 
 /**
- * Applies the migrations not yet recorded, each in its own transaction, under an advisory lock so
- * that two processes starting at once never both apply one. Returns the versions applied.
+ * Applies the migrations not yet recorded, each in its own transaction under a transaction-scoped
+ * advisory lock, so that processes starting at once never both apply one. Returns the versions
+ * this call applied.
  *
  * @example
  * ```ts
@@ -47,46 +67,23 @@ export async function readMigrations(dir: URL = SQL_DIR): Promise<Migration[]> {
  * console.log(applied.length ? `applied ${applied}` : "schema up to date");
  * ```
  */
-export async function migrate(db: Database, migrations?: Migration[]): Promise<string[]> {
-  const all = migrations ?? await readMigrations();
-  return await db.withSession(async (s) => {
-    await s.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
-    try {
-      await s.exec(
-        `CREATE TABLE IF NOT EXISTS schema_migrations (
-           version text PRIMARY KEY,
-           name text NOT NULL,
-           applied_at timestamptz NOT NULL DEFAULT now()
-         )`,
-      );
-      const done = new Set(
-        (await s.query<{ version: string }>("SELECT version FROM schema_migrations"))
-          .map((r) => r.version),
-      );
-      const applied: string[] = [];
-      for (const m of all) {
-        if (done.has(m.version)) continue;
-        try {
-          await s.transaction(async (tx) => {
-            await tx.exec(m.sql);
-            await tx.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [
-              m.version,
-              m.name,
-            ]);
-          });
-        } catch (err) {
-          throw new Error(
-            `Migration ${m.version}_${m.name}.sql failed: ${(err as Error).message}`,
-            {
-              cause: err,
-            },
-          );
-        }
-        applied.push(m.version);
-      }
-      return applied;
-    } finally {
-      await s.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK]).catch(() => {});
-    }
+export async function migrate(
+  db: Database,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<string[]> {
+  // CREATE TABLE IF NOT EXISTS is not safe against itself run concurrently: lock it too.
+  await db.transaction(async (tx) => {
+    await lock(tx);
+    await tx.exec(CREATE_TABLE);
   });
+  const recorded = new Set(
+    (await db.query<{ version: string }>("SELECT version FROM schema_migrations"))
+      .map((r) => r.version),
+  );
+  const applied: string[] = [];
+  for (const m of migrations) {
+    if (recorded.has(m.version)) continue;
+    if (await applyOne(db, m)) applied.push(m.version);
+  }
+  return applied;
 }

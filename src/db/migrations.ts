@@ -1,0 +1,31 @@
+/**
+ * The SQL migrations, compiled into the program: each file in `sql/` is imported as text, so that a
+ * `deno compile`d binary carries them and nothing is read from the source tree at run time.
+ *
+ * Adding a migration: create `sql/NNN_name.sql`, then import it here and list it in
+ * {@linkcode MIGRATIONS}. `tests/db_test.ts` fails, naming the file, while the two disagree.
+ *
+ * @module
+ */
+import users_tasks from "../../sql/001_users_tasks.sql" with { type: "text" };
+import refresh_tokens from "../../sql/002_refresh_tokens.sql" with { type: "text" };
+import auth_limits from "../../sql/003_auth_limits.sql" with { type: "text" };
+import ingest_loads from "../../sql/010_ingest_loads.sql" with { type: "text" };
+
+/** One numbered SQL file from `sql/`. */
+export interface Migration {
+  /** The file's number, e.g. `"001"`; applied in numeric order. */
+  version: string;
+  /** The rest of the file name, without `.sql`. */
+  name: string;
+  /** The file's text. */
+  sql: string;
+}
+
+/** Every migration, in version order. */
+export const MIGRATIONS: readonly Migration[] = [
+  { version: "001", name: "users_tasks", sql: users_tasks },
+  { version: "002", name: "refresh_tokens", sql: refresh_tokens },
+  { version: "003", name: "auth_limits", sql: auth_limits },
+  { version: "010", name: "ingest_loads", sql: ingest_loads },
+];
