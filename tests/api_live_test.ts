@@ -22,6 +22,8 @@ interface Server {
   port: number;
   child: Deno.ChildProcess;
   output(): string;
+  /** Resolves with the match once the server's output matches `pattern` (30 s at most). */
+  waitFor(pattern: RegExp): Promise<RegExpExecArray>;
   stop(): Promise<void>;
 }
 
@@ -40,23 +42,42 @@ async function startServer(): Promise<Server> {
     stderr: "piped",
   }).spawn();
   let text = "";
+  let ended = false;
+  // Woken on every chunk of output and at its end.
+  let wake = () => {};
   // Keep reading to the end, or a full pipe would block the server.
   const drain = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+    for await (const chunk of stream) {
+      text += decoder.decode(chunk, { stream: true });
+      wake();
+    }
   };
-  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
-  const deadline = Date.now() + 30_000;
-  let port = 0;
-  while (!port) {
-    const m = /Listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(text);
-    if (m) port = Number(m[1]);
-    else if (Date.now() > deadline) throw new Error(`server did not start:\n${text}`);
-    else await new Promise((r) => setTimeout(r, 50));
-  }
+  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]).finally(() => {
+    ended = true;
+    wake();
+  });
+  const waitFor = async (pattern: RegExp): Promise<RegExpExecArray> => {
+    const deadline = setTimeout(() => wake(), 30_000);
+    try {
+      const started = Date.now();
+      for (;;) {
+        const m = pattern.exec(text);
+        if (m) return m;
+        if (ended || Date.now() - started >= 30_000) {
+          throw new Error(`no ${pattern} in the server's output:\n${text}`);
+        }
+        await new Promise<void>((resolve) => wake = resolve);
+      }
+    } finally {
+      clearTimeout(deadline);
+    }
+  };
+  const port = Number((await waitFor(/Listening on http:\/\/127\.0\.0\.1:(\d+)/))[1]);
   return {
     port,
     child,
     output: () => text,
+    waitFor,
     async stop() {
       try {
         child.kill("SIGKILL");
@@ -169,7 +190,9 @@ Deno.test("live: SIGTERM lets a request whose body is still arriving finish, the
     await sleep(300);
     const signalled = Date.now();
     server.child.kill("SIGTERM");
-    await sleep(300);
+    // Draining from here: the server says so, and counts the upload still arriving.
+    const draining = await server.waitFor(/SIGTERM: finishing (\d+) request/);
+    assert.equal(draining[1], "1", "the upload under way counts as in flight");
 
     // A new request while draining is answered 503, never served.
     const late = await fetch(`http://127.0.0.1:${server.port}/tasks`);
