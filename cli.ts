@@ -9,7 +9,7 @@
  * ```
  */
 import { parseArgs } from "node:util";
-import { databaseFrom } from "./src/config.ts";
+import { databaseFrom, type DatabaseSettings } from "./src/config.ts";
 import { closeLogging, setupLogging } from "./src/log.ts";
 import { EXIT_OK, EXIT_USAGE, exitCodeOf, UsageError } from "./src/errors.ts";
 import {
@@ -170,12 +170,16 @@ async function runIngest(args: string[]): Promise<number> {
   }
   const file = onePositional(positionals, "ingest");
   const envVars = Deno.env.toObject();
-  let env: { databaseUrl?: string; dataDir: string };
+  const flagUrl = values["database-url"];
+  if (flagUrl !== undefined && !/^postgres(ql)?:\/\//.test(flagUrl)) {
+    throw new UsageError(
+      `--database-url must start with postgres:// or postgresql://, got "${flagUrl}"`,
+    );
+  }
+  let env: DatabaseSettings;
   try {
     // --database-url wins: a bad DATABASE_URL then does not matter.
-    env = databaseFrom(
-      values["database-url"] === undefined ? envVars : { ...envVars, DATABASE_URL: undefined },
-    );
+    env = databaseFrom(flagUrl === undefined ? envVars : { ...envVars, DATABASE_URL: flagUrl });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -184,8 +188,9 @@ async function runIngest(args: string[]): Promise<number> {
     table: values.table,
     schemaFile: values.schema,
     batchSize: wholeNumber("batch-size", values["batch-size"]),
-    databaseUrl: values["database-url"] ?? env.databaseUrl,
+    databaseUrl: env.databaseUrl,
     dataDir: env.dataDir,
+    pooler: env.pooler,
     rejectsPath: values.rejects,
     resume: values.resume,
     replace: values.replace,
@@ -197,13 +202,6 @@ async function runIngest(args: string[]): Promise<number> {
       ? undefined
       : parseMaxRejects(values["max-rejects"]),
   };
-  if (values["database-url"] !== undefined && !/^postgres(ql)?:\/\//.test(values["database-url"])) {
-    throw new UsageError(
-      `--database-url must start with postgres:// or postgresql://, got "${
-        values["database-url"]
-      }"`,
-    );
-  }
 
   const logFile = values["log-file"] ?? "logs/ingest.log";
   try {

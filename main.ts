@@ -69,6 +69,7 @@ async function start(): Promise<void> {
       databaseUrl: config.databaseUrl,
       dataDir: config.dataDir,
       queryTimeoutMs: QUERY_TIMEOUT_MS,
+      pooler: config.pooler,
     });
     const applied = await migrate(db);
     if (applied.length > 0) log.info("Applied migrations {applied}", { applied });

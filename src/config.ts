@@ -7,6 +7,8 @@ export interface ServerConfig {
   /** A real PostgreSQL server, or undefined for the embedded database under `dataDir`. */
   databaseUrl?: string;
   dataDir: string;
+  /** What sits between us and PostgreSQL (`DATABASE_POOLER`); see {@linkcode Pooler}. */
+  pooler: Pooler;
   jwtSecret: string;
   /** Where the secret came from, for the start-up log line (never the secret itself). */
   jwtSecretSource: "env" | "generated" | "data_dir";
@@ -17,6 +19,23 @@ export interface ServerConfig {
   loginMaxFailures: number;
   loginWindowSeconds: number;
   authRequestsPerMinute: number;
+}
+
+/**
+ * `"transaction"`: `DATABASE_URL` points at a pooler in transaction mode (PgBouncer's
+ * `pool_mode = transaction`), which may give each transaction another server connection, so
+ * nothing may live on a connection between transactions: no named prepared statements, no
+ * session-level locks or settings. `"none"`: a direct connection (or a session-mode pooler).
+ */
+export type Pooler = "none" | "transaction";
+const POOLERS: readonly Pooler[] = ["none", "transaction"];
+
+/** The database settings shared by the server and the CLI. */
+export interface DatabaseSettings {
+  /** A real PostgreSQL server, or undefined for the embedded database under `dataDir`. */
+  databaseUrl?: string;
+  dataDir: string;
+  pooler: Pooler;
 }
 
 export type LogLevel = "debug" | "info" | "warning" | "error";
@@ -69,12 +88,32 @@ export function logLevelFrom(env: Env): LogLevel {
   return level as LogLevel;
 }
 
-/** The database settings shared by the server and the CLI. */
-export function databaseFrom(env: Env): { databaseUrl?: string; dataDir: string } {
+/**
+ * Reads the database settings shared by the server and the CLI: `DATABASE_URL`, `DATA_DIR`,
+ * `DATABASE_POOLER`.
+ *
+ * @example
+ * ```ts
+ * const { databaseUrl, dataDir, pooler } = databaseFrom(Deno.env.toObject());
+ * ```
+ */
+export function databaseFrom(env: Env): DatabaseSettings {
   const url = env.DATABASE_URL?.trim();
+  const pooler = (env.DATABASE_POOLER?.trim().toLowerCase() || "none") as Pooler;
+  if (!POOLERS.includes(pooler)) {
+    throw new ConfigError(
+      `DATABASE_POOLER must be one of ${POOLERS.join(", ")}, got "${env.DATABASE_POOLER}"`,
+    );
+  }
+  if (pooler !== "none" && !url) {
+    throw new ConfigError(
+      `DATABASE_POOLER=${pooler} needs DATABASE_URL (the pooler's address); the embedded database has no pooler`,
+    );
+  }
   return {
     databaseUrl: url ? checkDatabaseUrl(url) : undefined,
     dataDir: env.DATA_DIR?.trim() || "./data",
+    pooler,
   };
 }
 
@@ -111,7 +150,7 @@ export async function loadServerConfig(env: Env): Promise<ServerConfig> {
 
 async function resolveSecret(
   raw: string | undefined,
-  db: { databaseUrl?: string; dataDir: string },
+  db: DatabaseSettings,
 ): Promise<{ value: string; source: ServerConfig["jwtSecretSource"] }> {
   if (raw !== undefined && raw !== "") {
     if (new TextEncoder().encode(raw).length < MIN_SECRET_BYTES) {

@@ -17,6 +17,7 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
     host: "127.0.0.1",
     port: 0,
     dataDir: "./data",
+    pooler: "none",
     jwtSecret: TEST_SECRET,
     jwtSecretSource: "env",
     accessTokenTtlSeconds: 3600,

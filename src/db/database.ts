@@ -20,7 +20,8 @@ export interface QueryOptions {
   /**
    * Names the statement, so that a real server parses and plans it once per connection and then
    * only binds and executes it (a prepared statement). Only for fixed SQL on hot paths: one name
-   * always goes with one SQL text. PGlite, a single in-process connection, ignores it.
+   * always goes with one SQL text. PGlite, a single in-process connection, ignores it, and so does
+   * the PostgreSQL backend behind a transaction-mode pooler (`DATABASE_POOLER=transaction`).
    */
   name?: string;
 }
@@ -66,7 +67,11 @@ export interface Database extends Queryable {
   readonly label: string;
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T>;
-  /** Runs `fn` on one connection outside any transaction (advisory locks, long sessions). */
+  /**
+   * Runs `fn` on one connection outside any transaction. Behind a transaction-mode pooler only each
+   * transaction is sure of one server connection: keep nothing (locks, settings, prepared
+   * statements) on the session between transactions.
+   */
   withSession<T>(fn: (session: Session) => Promise<T>): Promise<T>;
   /** Resolves when the database answers; throws `DatabaseUnavailableError` when it does not. */
   ping(): Promise<void>;

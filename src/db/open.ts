@@ -12,6 +12,8 @@ export interface OpenOptions {
   poolSize?: number;
   /** Per-query limit for a real server (ms); 0 for none. */
   queryTimeoutMs?: number;
+  /** `"transaction"` when `databaseUrl` is a pooler in transaction mode: no named statements. */
+  pooler?: "none" | "transaction";
 }
 
 /**
@@ -28,6 +30,7 @@ export function openDatabase(options: OpenOptions): Promise<Database> {
       url: options.databaseUrl,
       max: options.poolSize,
       queryTimeoutMs: options.queryTimeoutMs,
+      pooler: options.pooler,
     });
   }
   return openPglite(options.dataDir);

@@ -37,6 +37,12 @@ export interface PostgresOptions {
   queryTimeoutMs?: number;
   /** How long to wait for a connection before the database counts as down. */
   connectTimeoutMs?: number;
+  /**
+   * `"transaction"`: `url` is a pooler in transaction mode, which may run each transaction on
+   * another server connection; statement names are then dropped (a statement prepared on one
+   * server connection is unknown, or already there, on the next). Default `"none"`.
+   */
+  pooler?: "none" | "transaction";
 }
 
 /** Describes a URL without its password, for logs and error messages. */
@@ -60,18 +66,34 @@ function unavailable(label: string, err: unknown): never {
   throw err;
 }
 
-/** A node-postgres query config: named (prepared per connection) when `options.name` is given. */
-function queryConfig(sql: string, params: unknown[] | undefined, options?: QueryOptions) {
-  return options?.name !== undefined
+/** What every statement on one pool shares. */
+interface PoolContext {
+  label: string;
+  /** Whether `QueryOptions.name` is honoured: not through a transaction-mode pooler. */
+  named: boolean;
+}
+
+/**
+ * A node-postgres query config: named (prepared per connection) when `options.name` is given and
+ * names are allowed, else the unnamed statement (parsed on every execution).
+ */
+function queryConfig(
+  ctx: PoolContext,
+  sql: string,
+  params: unknown[] | undefined,
+  options?: QueryOptions,
+) {
+  return ctx.named && options?.name !== undefined
     ? { name: options.name, text: sql, values: params }
     : { text: sql, values: params };
 }
 
-function sessionOf(client: pg.PoolClient, label: string, depth = 0): Session {
+function sessionOf(client: pg.PoolClient, ctx: PoolContext, depth = 0): Session {
+  const { label } = ctx;
   const session: Session = {
     async query<T>(sql: string, params?: unknown[], options?: QueryOptions): Promise<T[]> {
       try {
-        return (await client.query(queryConfig(sql, params, options))).rows as T[];
+        return (await client.query(queryConfig(ctx, sql, params, options))).rows as T[];
       } catch (err) {
         unavailable(label, err);
       }
@@ -93,7 +115,7 @@ function sessionOf(client: pg.PoolClient, label: string, depth = 0): Session {
       return Number(stream.rowCount ?? 0);
     },
     transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T> {
-      return inTransaction(session, depth, () => fn(sessionOf(client, label, depth + 1)));
+      return inTransaction(session, depth, () => fn(sessionOf(client, ctx, depth + 1)));
     },
   };
   return session;
@@ -111,6 +133,7 @@ function sessionOf(client: pg.PoolClient, label: string, depth = 0): Session {
  */
 export async function openPostgres(options: PostgresOptions): Promise<Database> {
   const label = describeUrl(options.url);
+  const ctx: PoolContext = { label, named: options.pooler !== "transaction" };
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.max ?? 10,
@@ -149,7 +172,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     async query<T>(sql: string, params?: unknown[], options?: QueryOptions): Promise<T[]> {
       open();
       try {
-        return (await pool.query(queryConfig(sql, params, options))).rows as T[];
+        return (await pool.query(queryConfig(ctx, sql, params, options))).rows as T[];
       } catch (err) {
         unavailable(label, err);
       }
@@ -165,7 +188,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     async transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T> {
       const client = await connect();
       try {
-        const result = await sessionOf(client, label).transaction(fn);
+        const result = await sessionOf(client, ctx).transaction(fn);
         release(client);
         return result;
       } catch (err) {
@@ -176,7 +199,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     async withSession<T>(fn: (session: Session) => Promise<T>): Promise<T> {
       const client = await connect();
       try {
-        const result = await fn(sessionOf(client, label));
+        const result = await fn(sessionOf(client, ctx));
         release(client);
         return result;
       } catch (err) {

@@ -79,6 +79,8 @@ export interface IngestOptions {
   /** An open, migrated database to use instead of opening one (tests); left open. */
   db?: Database;
   databaseUrl?: string;
+  /** `"transaction"` when `databaseUrl` is a transaction-mode pooler (`DATABASE_POOLER`). */
+  pooler?: "none" | "transaction";
   dataDir?: string;
   rejectsPath?: string;
   resume?: boolean;
@@ -430,6 +432,7 @@ async function run(
       dataDir: options.dataDir ?? "./data",
       poolSize: 2,
       queryTimeoutMs: 0,
+      pooler: options.pooler,
     });
     hold.setDb(db);
     await migrate(db);
