@@ -1,12 +1,17 @@
 /**
- * The CSV → PostgreSQL loader's command line: `ingest` and `infer`. Exit codes: 0 done (rejects
- * allowed), 1 the load failed, 2 bad usage or a missing/unreadable file.
+ * The one entry point: `serve` (the HTTP API), `ingest` (the CSV → PostgreSQL loader) and `infer`
+ * (a CSV file's inferred schema). `deno task serve` and `deno task compile`'s binary run this too.
+ * Loader exit codes: 0 done (rejects allowed), 1 the load failed, 2 bad usage or a
+ * missing/unreadable file. `serve` exits 0 after a graceful stop, 1 when it cannot start.
  *
  * @example
  * ```sh
+ * deno run -A cli.ts serve
  * deno run -A cli.ts infer people.csv > people.schema.json
  * deno run -A cli.ts ingest people.csv --schema people.schema.json --table people
  * ```
+ *
+ * @module
  */
 import { parseArgs } from "node:util";
 import { databaseFrom, type DatabaseSettings } from "./src/config.ts";
@@ -22,10 +27,12 @@ import {
 } from "./src/etl/ingest.ts";
 import { formatProgress, formatSummary } from "./src/etl/report.ts";
 import { COLUMN_TYPES } from "./src/etl/schema.ts";
+import { serve } from "./src/server/serve.ts";
 
-const MAIN_HELP = `Usage: deno run -A cli.ts <command> [options]
+const MAIN_HELP = `Usage: deno run -A cli.ts <command> [options]   (or: taskapi <command> [options])
 
 Commands:
+  serve             the HTTP API (settings from the environment; see "serve --help")
   ingest FILE.csv   load a CSV file into PostgreSQL (validated, in transactional batches)
   infer FILE.csv    print the schema ingest would infer for a file (JSON)
 
@@ -69,6 +76,20 @@ Options:
   --delimiter C         field delimiter (default: sniffed from , ; tab |); "tab" for a tab
   --sample N            records read to infer the schema (default ${DEFAULT_SAMPLE})
   -h, --help            this help`;
+
+const SERVE_HELP = `Usage: deno run -A cli.ts serve
+
+Serves the HTTP API until SIGTERM or SIGINT (then requests in flight finish and it exits 0).
+Settings come from the environment, each checked at start (see README.md, "Configuration"):
+
+  HOST, PORT            where to listen (default 127.0.0.1:5000)
+  DATABASE_URL          postgres://user:pass@host:5432/db; unset: embedded database in DATA_DIR
+  DATA_DIR              the embedded database's folder (default ./data)
+  DATABASE_POOLER       "transaction" when DATABASE_URL is a transaction-mode pooler (PgBouncer)
+  JWT_SECRET            token signing key, 32 bytes or more (required with DATABASE_URL)
+  WORKERS               serve from N isolates on one port (PostgreSQL only; default 1)
+  METRICS               "off" turns GET /metrics off
+  LOG_LEVEL, LOG_FORMAT debug|info|warning|error; text (default) or json (one object per line)`;
 
 const INGEST_FLAGS = {
   table: { type: "string" },
@@ -142,6 +163,20 @@ function onePositional(positionals: string[], command: string): string {
     );
   }
   return positionals[0];
+}
+
+async function runServe(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { help: { type: "boolean", short: "h" } });
+  if (values.help) {
+    console.log(SERVE_HELP);
+    return EXIT_OK;
+  }
+  if (positionals.length > 0) {
+    throw new UsageError(
+      `serve takes no arguments (settings come from the environment), got "${positionals[0]}"`,
+    );
+  }
+  return await serve(Deno.env.toObject());
 }
 
 async function runInfer(args: string[]): Promise<number> {
@@ -240,13 +275,14 @@ async function runIngest(args: string[]): Promise<number> {
 export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   try {
+    if (command === "serve") return await runServe(rest);
     if (command === "ingest") return await runIngest(rest);
     if (command === "infer") return await runInfer(rest);
     if (command === undefined || command === "--help" || command === "-h" || command === "help") {
       console.log(MAIN_HELP);
       return command === undefined ? EXIT_USAGE : EXIT_OK;
     }
-    return fail(`unknown command "${command}" (use ingest or infer; see --help)`);
+    return fail(`unknown command "${command}" (use serve, ingest or infer; see --help)`);
   } catch (err) {
     return fail((err as Error).message, exitCodeOf(err));
   }

@@ -59,18 +59,23 @@ function intFrom(env: Env, name: string, fallback: number, min: number, max: num
   return n;
 }
 
+/** `raw` with any password replaced by `***`, safe to quote in an error. */
+function withoutPassword(raw: string): string {
+  return raw.replace(/^([^:/]*:\/\/[^:@/]*:)[^@/]*@/, "$1***@");
+}
+
 function checkDatabaseUrl(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
+  const shown = withoutPassword(raw);
+  if (!/^postgres(ql)?:\/\//i.test(raw)) {
     throw new ConfigError(
-      "DATABASE_URL is not a valid URL (expected postgres://user:pass@host:5432/db)",
+      `DATABASE_URL must start with postgres:// or postgresql://, got "${shown}"`,
     );
   }
-  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+  try {
+    new URL(raw);
+  } catch {
     throw new ConfigError(
-      `DATABASE_URL must start with postgres:// or postgresql://, got "${url.protocol}//"`,
+      `DATABASE_URL is not a valid URL: "${shown}" (expected postgres://user:pass@host:5432/db; a password with @ : / # ? needs percent-encoding)`,
     );
   }
   return raw;

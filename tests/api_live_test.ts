@@ -1,93 +1,13 @@
 /**
- * The real server process (`main.ts`) over real sockets: graceful shutdown with a request body
+ * The real server process (`cli.ts serve`) over real sockets: graceful shutdown with a request body
  * still arriving, the body limit on a chunked upload, and start-up failures.
  */
 import assert from "node:assert/strict";
-import { TEST_DATABASE_URL, uniqueName } from "./db_helpers.ts";
+import { uniqueName } from "./db_helpers.ts";
+import { baseEnv, CLI, SERVE_FLAGS, startServer } from "./server_helpers.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = { NO_COLOR: "1" };
-  for (const name of ["PATH", "HOME", "DENO_DIR", "TMPDIR"]) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) env[name] = value;
-  }
-  return env;
-}
-
-interface Server {
-  port: number;
-  child: Deno.ChildProcess;
-  output(): string;
-  /** Resolves with the match once the server's output matches `pattern` (30 s at most). */
-  waitFor(pattern: RegExp): Promise<RegExpExecArray>;
-  stop(): Promise<void>;
-}
-
-/** Starts `main.ts` on a free port and waits until it listens. */
-async function startServer(): Promise<Server> {
-  const dataDir = await Deno.makeTempDir({ prefix: "taskapi-live-" });
-  const env = { ...baseEnv(), HOST: "127.0.0.1", PORT: "0", DATA_DIR: dataDir };
-  if (TEST_DATABASE_URL) {
-    Object.assign(env, { DATABASE_URL: TEST_DATABASE_URL, JWT_SECRET: "x".repeat(40) });
-  }
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-no-legacy-abort", MAIN],
-    env,
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let text = "";
-  let ended = false;
-  // Woken on every chunk of output and at its end.
-  let wake = () => {};
-  // Keep reading to the end, or a full pipe would block the server.
-  const drain = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) {
-      text += decoder.decode(chunk, { stream: true });
-      wake();
-    }
-  };
-  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]).finally(() => {
-    ended = true;
-    wake();
-  });
-  const waitFor = async (pattern: RegExp): Promise<RegExpExecArray> => {
-    const deadline = setTimeout(() => wake(), 30_000);
-    try {
-      const started = Date.now();
-      for (;;) {
-        const m = pattern.exec(text);
-        if (m) return m;
-        if (ended || Date.now() - started >= 30_000) {
-          throw new Error(`no ${pattern} in the server's output:\n${text}`);
-        }
-        await new Promise<void>((resolve) => wake = resolve);
-      }
-    } finally {
-      clearTimeout(deadline);
-    }
-  };
-  const port = Number((await waitFor(/Listening on http:\/\/127\.0\.0\.1:(\d+)/))[1]);
-  return {
-    port,
-    child,
-    output: () => text,
-    waitFor,
-    async stop() {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already gone */ }
-      await child.status;
-      await drained;
-      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
-    },
-  };
-}
 
 /** A chunked HTTP/1.1 request over a raw socket, so the test decides when each piece arrives. */
 class ChunkedRequest {
@@ -247,12 +167,28 @@ Deno.test("live: configuration errors are one line on stderr and exit 1", async 
     [{ PORT: "abc" }, /PORT must be a whole number, got "abc"/],
     [{ JWT_SECRET: "short" }, /JWT_SECRET must be at least 32 bytes/],
     [{ DATABASE_URL: "postgres://u@127.0.0.1:1/db" }, /JWT_SECRET is required/],
+    [
+      { DATABASE_URL: "localhost:5432/db", JWT_SECRET: "x".repeat(32) },
+      /DATABASE_URL must start with postgres:\/\/ or postgresql:\/\/, got "localhost:5432\/db"/,
+    ],
+    [
+      { DATABASE_URL: "postgres://u:p#ss@h:5432/db", JWT_SECRET: "x".repeat(32) },
+      /DATABASE_URL is not a valid URL: "postgres:\/\/u:\*\*\*@/,
+    ],
+    [
+      {
+        DATABASE_URL: "postgres://u@127.0.0.1:1/db",
+        DATABASE_POOLER: "yes",
+        JWT_SECRET: "x".repeat(32),
+      },
+      /DATABASE_POOLER must be one of none, transaction, got "yes"/,
+    ],
   ];
   await Promise.all(cases.map(async ([vars, message]) => {
     const dataDir = await Deno.makeTempDir({ prefix: "taskapi-cfg-" });
     try {
       const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--unstable-no-legacy-abort", MAIN],
+        args: ["run", ...SERVE_FLAGS, CLI, "serve"],
         env: { ...baseEnv(), DATA_DIR: dataDir, ...vars },
         clearEnv: true,
       }).output();
@@ -260,16 +196,41 @@ Deno.test("live: configuration errors are one line on stderr and exit 1", async 
       assert.equal(out.code, 1, stderr);
       assert.match(stderr, message);
       assert.equal(stderr.split("\n").length, 1, stderr);
-      assert.doesNotMatch(stderr, /short"|at \S+:\d+:\d+/, "no secret, no stack");
+      assert.doesNotMatch(stderr, /short"|p#ss|at \S+:\d+:\d+/, "no secret, no stack");
     } finally {
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     }
   }));
 });
 
+Deno.test("live: a port in use is one line naming it, and exit 1", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (taken.addr as Deno.NetAddr).port;
+  const dataDir = await Deno.makeTempDir({ prefix: "taskapi-port-" });
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", ...SERVE_FLAGS, CLI, "serve"],
+      env: { ...baseEnv(), DATA_DIR: dataDir, PORT: String(port) },
+      clearEnv: true,
+    }).output();
+    const stderr = decoder.decode(out.stderr).trim();
+    assert.equal(out.code, 1, stderr);
+    assert.match(
+      stderr,
+      new RegExp(
+        `^taskapi: cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use`,
+      ),
+    );
+    assert.equal(stderr.split("\n").length, 1, stderr);
+  } finally {
+    taken.close();
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+});
+
 Deno.test("live: a database that cannot be reached at start is one line and exit 1", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-no-legacy-abort", MAIN],
+    args: ["run", ...SERVE_FLAGS, CLI, "serve"],
     env: {
       ...baseEnv(),
       DATABASE_URL: "postgres://postgres@127.0.0.1:1/none",
