@@ -10,6 +10,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { getLogger } from "@logtape/logtape";
 import { createTokenService, type TokenService } from "./auth/tokens.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import type { ServerConfig } from "./config.ts";
 import type { Database } from "./db/database.ts";
 import { DatabaseUnavailableError } from "./db/errors.ts";
@@ -25,6 +26,8 @@ export interface AppDeps {
   config: ServerConfig;
   /** Defaults to one built from `config`; tests pass their own to forge tokens. */
   tokens?: TokenService;
+  /** What "now" is for tokens and rate limits. @default {systemClock} */
+  clock?: Clock;
 }
 
 // A client's own X-Request-Id is kept when it is safe to echo and to log.
@@ -45,10 +48,12 @@ const escapeBraces = (text: string) => text.replaceAll("{", "{{").replaceAll("}"
  */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const { db, config } = deps;
+  const clock = deps.clock ?? systemClock;
   const tokens = deps.tokens ?? createTokenService({
     secret: config.jwtSecret,
     accessTtlSeconds: config.accessTokenTtlSeconds,
     refreshTtlSeconds: config.refreshTokenTtlSeconds,
+    clock,
   });
   const log = getLogger(["taskapi", "http"]);
   const app = new Hono<AppEnv>();
@@ -95,7 +100,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return c.json({ status: "ok" });
   });
 
-  app.route("/", authRoutes({ db, tokens, config }));
+  app.route("/", authRoutes({ db, tokens, config, clock }));
   app.route("/tasks", taskRoutes({ db, tokens }));
 
   app.notFound((c) => c.json({ message: `Not found: ${c.req.method} ${c.req.path}` }, 404));

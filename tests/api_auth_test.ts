@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
 import { sign } from "hono/jwt";
-import { createApp } from "../src/app.ts";
-import { openTestApi, randomAddress, TEST_SECRET, testConfig, wrap } from "./api_helpers.ts";
+import { apiSuite, randomAddress, TEST_SECRET } from "./api_helpers.ts";
 import { uniqueName } from "./db_helpers.ts";
 
-const api = await openTestApi();
-const opts = { sanitizeOps: false, sanitizeResources: false };
+const test = apiSuite("api: accounts, tokens and rate limits");
 
 const b64url = (value: unknown) =>
   btoa(JSON.stringify(value)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
@@ -20,7 +18,7 @@ function assert401(
   assert.equal(res.headers.get("X-Content-Type-Options"), "nosniff", why);
 }
 
-Deno.test("register: 201, then 409 for the same name in any letter case", opts, async () => {
+test("register: 201, then 409 for the same name in any letter case", async (api) => {
   const username = uniqueName("Case");
   const first = await api.call("POST", "/register", {
     body: { username, password: "securepassword" },
@@ -41,7 +39,7 @@ Deno.test("register: 201, then 409 for the same name in any letter case", opts, 
   assert.equal(login.status, 200);
 });
 
-Deno.test("register: invalid usernames, passwords and bodies are a 400", opts, async () => {
+test("register: invalid usernames, passwords and bodies are a 400", async (api) => {
   const ok = uniqueName("u");
   const cases: [unknown, RegExp][] = [
     [{ username: "ab", password: "securepassword" }, /username "ab" is invalid/],
@@ -77,7 +75,7 @@ Deno.test("register: invalid usernames, passwords and bodies are a 400", opts, a
   }
 });
 
-Deno.test("login: the same 401 for an unknown user and a wrong password", opts, async () => {
+test("login: the same 401 for an unknown user and a wrong password", async (api) => {
   const { username } = await api.newUser();
   const t0 = performance.now();
   const wrong = await api.call("POST", "/login", { body: { username, password: "wrongpassword" } });
@@ -96,7 +94,7 @@ Deno.test("login: the same 401 for an unknown user and a wrong password", opts, 
   assert.equal(missing.status, 400);
 });
 
-Deno.test("login: answers an access token, a refresh token and their lifetime", opts, async () => {
+test("login: answers an access token, a refresh token and their lifetime", async (api) => {
   const { username, password } = await api.newUser();
   const res = await api.call("POST", "/login", { body: { username, password } });
   assert.equal(res.status, 200);
@@ -112,7 +110,7 @@ Deno.test("login: answers an access token, a refresh token and their lifetime", 
   assert.equal(typeof payload.jti, "string");
 });
 
-Deno.test("tokens: every kind of bad token is a 401 with a JSON message", opts, async () => {
+test("tokens: every kind of bad token is a 401 with a JSON message", async (api) => {
   const { token, refresh } = await api.newUser();
   const [h, p, s] = token.split(".");
   const claims = JSON.parse(atob(p.replaceAll("-", "+").replaceAll("_", "/")));
@@ -170,22 +168,23 @@ Deno.test("tokens: every kind of bad token is a 401 with a JSON message", opts, 
   assert401(await api.call("POST", "/refresh", {}), "refresh without a token");
 });
 
-Deno.test(
+test(
   "tokens: an access token stops working when it expires, even after use",
-  opts,
-  async () => {
-    const short = await openTestApiOver({ accessTokenTtlSeconds: 1 });
+  async (api) => {
+    const short = api.withConfig({ accessTokenTtlSeconds: 60 });
     const { token } = await short.newUser();
     // Used once: verified and remembered.
     assert.equal((await short.call("GET", "/tasks", { token })).status, 200);
-    await new Promise((r) => setTimeout(r, 2100));
+    api.clock.advance(59);
+    assert.equal((await short.call("GET", "/tasks", { token })).status, 200);
+    api.clock.advance(1);
     const res = await short.call("GET", "/tasks", { token });
     assert401(res, "expired after use");
     assert.equal(res.body.message, "Token expired");
   },
 );
 
-Deno.test("refresh: rotates, and a used or revoked refresh token is refused", opts, async () => {
+test("refresh: rotates, and a used or revoked refresh token is refused", async (api) => {
   const { refresh } = await api.newUser();
   const first = await api.call("POST", "/refresh", { token: refresh });
   assert.equal(first.status, 200);
@@ -211,7 +210,7 @@ Deno.test("refresh: rotates, and a used or revoked refresh token is refused", op
   );
 });
 
-Deno.test("refresh: two concurrent refreshes with one token, one wins", opts, async () => {
+test("refresh: two concurrent refreshes with one token, one wins", async (api) => {
   const { refresh } = await api.newUser();
   const answers = await Promise.all(
     [1, 2, 3].map(() => api.call("POST", "/refresh", { token: refresh })),
@@ -219,11 +218,10 @@ Deno.test("refresh: two concurrent refreshes with one token, one wins", opts, as
   assert.deepEqual(answers.map((a) => a.status).sort(), [200, 401, 401]);
 });
 
-Deno.test(
+test(
   "rate limit: failed logins per username, then 429 even with the right password",
-  opts,
-  async () => {
-    const limited = await openTestApiOver({ loginMaxFailures: 3, loginWindowSeconds: 900 });
+  async (api) => {
+    const limited = api.withConfig({ loginMaxFailures: 3, loginWindowSeconds: 900 });
     const { username, password } = await limited.newUser();
     const other = await limited.newUser();
     // Below the limit nothing is refused, and a right password does not count as a failure.
@@ -258,8 +256,8 @@ Deno.test(
   },
 );
 
-Deno.test("rate limit: concurrent wrong guesses cannot slip past the limit", opts, async () => {
-  const limited = await openTestApiOver({ loginMaxFailures: 3 });
+test("rate limit: concurrent wrong guesses cannot slip past the limit", async (api) => {
+  const limited = api.withConfig({ loginMaxFailures: 3 });
   const { username } = await limited.newUser();
   const answers = await Promise.all(
     Array.from(
@@ -273,36 +271,36 @@ Deno.test("rate limit: concurrent wrong guesses cannot slip past the limit", opt
   );
 });
 
-Deno.test("rate limit: the login lockout ends when the window passes", opts, async () => {
-  const limited = await openTestApiOver({ loginMaxFailures: 1, loginWindowSeconds: 1 });
+test("rate limit: the login lockout ends when the window passes", async (api) => {
+  const limited = api.withConfig({ loginMaxFailures: 1, loginWindowSeconds: 60 });
   const { username, password } = await limited.newUser();
   assert.equal(
     (await limited.call("POST", "/login", { body: { username, password: "wrongpass" } })).status,
     401,
   );
+  api.clock.advance(20);
   const locked = await limited.call("POST", "/login", { body: { username, password } });
   assert.equal(locked.status, 429);
-  assert.equal(locked.headers.get("Retry-After"), "1");
-  await new Promise((r) => setTimeout(r, 1100));
+  assert.equal(locked.headers.get("Retry-After"), "40");
+  api.clock.advance(39);
+  assert.equal(
+    (await limited.call("POST", "/login", { body: { username, password } })).status,
+    429,
+  );
+  api.clock.advance(1);
   assert.equal(
     (await limited.call("POST", "/login", { body: { username, password } })).status,
     200,
   );
 });
 
-Deno.test(
+test(
   "rate limit: /login + /register per client address, shared by every app",
-  opts,
-  async () => {
+  async (api) => {
     const config = { authRequestsPerMinute: 3 };
-    const one = await openTestApiOver(config);
+    const one = api.withConfig(config);
     // A second app (as in a second process) over the same database counts together with the first.
-    const two = wrap(
-      createApp({ db: api.db, config: testConfig(config) }),
-      api.db,
-      testConfig(config),
-      async () => {},
-    );
+    const two = api.withConfig(config);
     const from = randomAddress();
     // Junk bodies count too, and are cheap: no argon2 behind them.
     assert.equal((await one.call("POST", "/login", { from, body: "{" })).status, 400);
@@ -324,8 +322,8 @@ Deno.test(
   },
 );
 
-Deno.test("rate limit: 0 turns each limit off", opts, async () => {
-  const open = await openTestApiOver({ authRequestsPerMinute: 0, loginMaxFailures: 0 });
+test("rate limit: 0 turns each limit off", async (api) => {
+  const open = api.withConfig({ authRequestsPerMinute: 0, loginMaxFailures: 0 });
   const from = randomAddress();
   for (let i = 0; i < 30; i++) {
     assert.equal((await open.call("POST", "/login", { from, body: "{" })).status, 400);
@@ -339,13 +337,3 @@ Deno.test("rate limit: 0 turns each limit off", opts, async () => {
     200,
   );
 });
-
-Deno.test("close the shared database", opts, async () => {
-  await api.close();
-});
-
-/** Another app with other limits over the file's database (counters live in the database). */
-function openTestApiOver(overrides: Parameters<typeof testConfig>[0]) {
-  const config = testConfig({ dataDir: api.config.dataDir, ...overrides });
-  return Promise.resolve(wrap(createApp({ db: api.db, config }), api.db, config, async () => {}));
-}

@@ -1,6 +1,7 @@
 /**
  * The API under test: `createApp` over a test database, and small helpers to call it over HTTP
- * semantics (`app.request`) without a socket.
+ * semantics (`app.request`) without a socket. {@linkcode apiSuite} gives a test file one database
+ * and app, opened when its test starts and closed when it ends, so the sanitizers stay on.
  */
 import type { Hono } from "hono";
 import { createApp } from "../src/app.ts";
@@ -49,14 +50,29 @@ export interface CallOptions {
   from?: string;
 }
 
-export interface TestApi {
+export interface TestApi extends AsyncDisposable {
   app: Hono<AppEnv>;
   db: Database;
   config: ServerConfig;
+  /** The clock the app reads: tests move it instead of sleeping. */
+  clock: TestClock;
   call(method: string, path: string, options?: CallOptions): Promise<Answer>;
   /** Registers a fresh user and logs in. */
   newUser(): Promise<{ username: string; password: string; token: string; refresh: string }>;
+  /** Another app (as in another process) with other settings, over the same database and clock. */
+  withConfig(overrides: Partial<ServerConfig>): TestApi;
   close(): Promise<void>;
+}
+
+/** A clock that stands still until a test moves it. */
+export class TestClock {
+  ms: number = Date.now();
+  /** The clock as the app reads it. */
+  readonly now = (): number => this.ms;
+  /** Moves time forward. */
+  advance(seconds: number): void {
+    this.ms += seconds * 1000;
+  }
 }
 
 /**
@@ -72,8 +88,34 @@ export interface TestApi {
 export async function openTestApi(overrides: Partial<ServerConfig> = {}): Promise<TestApi> {
   const t = await openTestDb();
   const config = testConfig({ dataDir: t.dataDir, ...overrides });
-  const app = createApp({ db: t.db, config });
-  return wrap(app, t.db, config, () => t.close());
+  const clock = new TestClock();
+  const app = createApp({ db: t.db, config, clock: clock.now });
+  return wrap(app, t.db, config, () => t.close(), clock);
+}
+
+/**
+ * Registers one test for a file's API suite: it opens a database and an app, runs each case as a
+ * step, and closes them when it ends, whatever happened.
+ *
+ * @example
+ * ```ts
+ * const test = apiSuite("tasks");
+ * test("create answers 201", async (api) => {
+ *   const { token } = await api.newUser();
+ *   assert.equal((await api.call("POST", "/tasks", { token, body: { title: "t" } })).status, 201);
+ * });
+ * ```
+ */
+export function apiSuite(
+  name: string,
+  overrides: Partial<ServerConfig> = {},
+): (name: string, fn: (api: TestApi) => Promise<void>) => void {
+  const cases: [string, (api: TestApi) => Promise<void>][] = [];
+  Deno.test(name, async (t) => {
+    await using api = await openTestApi(overrides);
+    for (const [caseName, fn] of cases) await t.step(caseName, () => fn(api));
+  });
+  return (caseName, fn) => void cases.push([caseName, fn]);
 }
 
 /** Wraps an app built elsewhere (e.g. over a database that goes away). */
@@ -82,11 +124,13 @@ export function wrap(
   db: Database,
   config: ServerConfig,
   close: () => Promise<void>,
+  clock: TestClock = new TestClock(),
 ): TestApi {
   const api: TestApi = {
     app,
     db,
     config,
+    clock,
     async call(method, path, options = {}) {
       const headers = new Headers(options.headers);
       if (options.token) headers.set("Authorization", `Bearer ${options.token}`);
@@ -113,7 +157,18 @@ export function wrap(
       if (res.status !== 200) throw new Error(`login: ${res.status} ${JSON.stringify(res.body)}`);
       return { username, password, token: res.body.access_token, refresh: res.body.refresh_token };
     },
+    withConfig(overrides) {
+      const other = testConfig({ ...config, ...overrides });
+      return wrap(
+        createApp({ db, config: other, clock: clock.now }),
+        db,
+        other,
+        async () => {},
+        clock,
+      );
+    },
     close,
+    [Symbol.asyncDispose]: close,
   };
   return api;
 }

@@ -4,19 +4,18 @@ import { loadServerConfig } from "../src/config.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { openDatabase } from "../src/db/open.ts";
 import { ConfigError } from "../src/errors.ts";
-import { openTestApi, testConfig, wrap } from "./api_helpers.ts";
+import { apiSuite, testConfig, wrap } from "./api_helpers.ts";
 import { openTestDb, TEST_DATABASE_URL } from "./db_helpers.ts";
 
-const api = await openTestApi({ maxBodyBytes: 1000 });
-const opts = { sanitizeOps: false, sanitizeResources: false };
+const test = apiSuite("api: server behaviour", { maxBodyBytes: 1000 });
 
-Deno.test("health: 200 while the database answers", opts, async () => {
+test("health: 200 while the database answers", async (api) => {
   const res = await api.call("GET", "/health");
   assert.equal(res.status, 200);
   assert.deepEqual(res.body, { status: "ok" });
 });
 
-Deno.test("every answer: nosniff, a request id, no X-Powered-By, JSON", opts, async () => {
+test("every answer: nosniff, a request id, no X-Powered-By, JSON", async (api) => {
   const { token } = await api.newUser();
   const answers = [
     await api.call("GET", "/health"),
@@ -38,16 +37,15 @@ Deno.test("every answer: nosniff, a request id, no X-Powered-By, JSON", opts, as
   assert.equal(traced.headers.get("X-Request-Id"), "trace-123");
 });
 
-Deno.test("unknown routes are a JSON 404", opts, async () => {
+test("unknown routes are a JSON 404", async (api) => {
   const res = await api.call("GET", "/nowhere");
   assert.equal(res.status, 404);
   assert.deepEqual(res.body, { message: "Not found: GET /nowhere" });
 });
 
-Deno.test(
+test(
   "bodies over MAX_BODY_BYTES are a 413, with or without Content-Length",
-  opts,
-  async () => {
+  async (api) => {
     const { token } = await api.newUser();
     const big = JSON.stringify({ title: "x".repeat(1200) });
     const sized = await api.app.request("/tasks", {
@@ -84,7 +82,7 @@ Deno.test(
   },
 );
 
-Deno.test("unexpected errors: 500 with a request id, no stack, no SQL", opts, async () => {
+test("unexpected errors: 500 with a request id, no stack, no SQL", async (api) => {
   const app = createApp({ db: api.db, config: testConfig() });
   app.get("/boom", () => {
     throw new Error("SELECT secret FROM somewhere failed");
@@ -98,7 +96,7 @@ Deno.test("unexpected errors: 500 with a request id, no stack, no SQL", opts, as
   assert.equal(res.headers.get("X-Content-Type-Options"), "nosniff");
 });
 
-Deno.test("database gone: 503 with a JSON message, health too", opts, async () => {
+Deno.test("database gone: 503 with a JSON message, health too", async () => {
   const t = await openTestDb();
   const config = testConfig({ dataDir: t.dataDir });
   const local = wrap(createApp({ db: t.db, config }), t.db, config, () => t.close());
@@ -123,7 +121,6 @@ Deno.test("database gone: 503 with a JSON message, health too", opts, async () =
 Deno.test({
   name: "database down and back: 503 within 5 s, then the same process recovers",
   ignore: TEST_DATABASE_URL === undefined,
-  ...opts,
   async fn() {
     const target = new URL(TEST_DATABASE_URL!);
     const proxy = await TcpProxy.start({
@@ -212,10 +209,6 @@ Deno.test("config: without JWT_SECRET a random secret is kept in DATA_DIR with m
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-});
-
-Deno.test("close the shared database", opts, async () => {
-  await api.close();
 });
 
 /**

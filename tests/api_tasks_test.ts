@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { insertTask } from "../src/db/tasks.ts";
-import { openTestApi } from "./api_helpers.ts";
+import { apiSuite, type TestApi } from "./api_helpers.ts";
 
 // One app and database for the whole file: opening an embedded database costs a second or two.
-const api = await openTestApi();
-const opts = { sanitizeOps: false, sanitizeResources: false };
+const test = apiSuite("api: tasks");
 
 /** Creates `n` tasks for the user behind `token` straight in the database; returns their ids. */
-async function seed(userToken: string, n: number): Promise<number[]> {
+async function seed(api: TestApi, userToken: string, n: number): Promise<number[]> {
   const me = await api.call("POST", "/tasks", { token: userToken, body: { title: "task 1" } });
   const userId = (await api.db.query<{ user_id: number }>(
     "SELECT user_id FROM tasks WHERE id = $1",
@@ -34,7 +33,7 @@ function links(header: string | null): Record<string, { page: number; perPage: n
   return out;
 }
 
-Deno.test("the eight Postman steps, end to end", opts, async () => {
+test("the eight Postman steps, end to end", async (api) => {
   const body = {
     username: `testuser1_${crypto.randomUUID().slice(0, 8)}`,
     password: "securepassword",
@@ -95,7 +94,7 @@ Deno.test("the eight Postman steps, end to end", opts, async () => {
   assert.ok(page.headers.get("Link"));
 });
 
-Deno.test("tasks: create answers the task with defaults, and a Location", opts, async () => {
+test("tasks: create answers the task with defaults, and a Location", async (api) => {
   const { token } = await api.newUser();
   const res = await api.call("POST", "/tasks", { token, body: { title: "t" } });
   assert.equal(res.status, 201);
@@ -125,7 +124,7 @@ Deno.test("tasks: create answers the task with defaults, and a Location", opts, 
   assert.equal(emoji.body.task.title, "😀".repeat(200));
 });
 
-Deno.test("tasks: invalid bodies are a 400 naming the problem", opts, async () => {
+test("tasks: invalid bodies are a 400 naming the problem", async (api) => {
   const { token } = await api.newUser();
   const cases: [unknown, RegExp][] = [
     [{}, /title is required/],
@@ -152,10 +151,9 @@ Deno.test("tasks: invalid bodies are a 400 naming the problem", opts, async () =
   assert.deepEqual((await api.call("GET", "/tasks", { token })).body, []);
 });
 
-Deno.test(
+test(
   "tasks: PUT and PATCH change only the fields given and bump updated_at",
-  opts,
-  async () => {
+  async (api) => {
     const { token } = await api.newUser();
     const created = (await api.call("POST", "/tasks", {
       token,
@@ -194,7 +192,7 @@ Deno.test(
   },
 );
 
-Deno.test("tasks: ids that are not positive int4 values are a 404, never a 500", opts, async () => {
+test("tasks: ids that are not positive int4 values are a 404, never a 500", async (api) => {
   const { token } = await api.newUser();
   for (const id of ["abc", "0", "-1", "1.5", "1e3", "01", "2147483648", "99999999999999999999"]) {
     for (const method of ["GET", "PUT", "PATCH", "DELETE"]) {
@@ -208,7 +206,7 @@ Deno.test("tasks: ids that are not positive int4 values are a 404, never a 500",
   assert.equal(missing.status, 404);
 });
 
-Deno.test("tasks: two users cannot see or touch each other's tasks", opts, async () => {
+test("tasks: two users cannot see or touch each other's tasks", async (api) => {
   const alice = await api.newUser();
   const bob = await api.newUser();
   const task = (await api.call("POST", "/tasks", { token: alice.token, body: { title: "mine" } }))
@@ -239,9 +237,9 @@ Deno.test("tasks: two users cannot see or touch each other's tasks", opts, async
 });
 
 for (const total of [0, 1, 5, 23]) {
-  Deno.test(`pagination: ${total} tasks, 5 per page`, opts, async () => {
+  test(`pagination: ${total} tasks, 5 per page`, async (api) => {
     const { token } = await api.newUser();
-    const ids = total > 0 ? await seed(token, total) : [];
+    const ids = total > 0 ? await seed(api, token, total) : [];
     const last = Math.max(1, Math.ceil(total / 5));
     const seen: number[] = [];
     for (let page = 1; page <= last + 1; page++) {
@@ -261,9 +259,9 @@ for (const total of [0, 1, 5, 23]) {
   });
 }
 
-Deno.test("pagination: defaults to 10 per page, at most 100, ordered by id", opts, async () => {
+test("pagination: defaults to 10 per page, at most 100, ordered by id", async (api) => {
   const { token } = await api.newUser();
-  const ids = await seed(token, 12);
+  const ids = await seed(api, token, 12);
   const first = await api.call("GET", "/tasks", { token });
   assert.deepEqual(first.body.map((t: { id: number }) => t.id), ids.slice(0, 10));
   const rel = links(first.headers.get("Link"));
@@ -275,9 +273,9 @@ Deno.test("pagination: defaults to 10 per page, at most 100, ordered by id", opt
   assert.deepEqual([far.status, far.body, far.headers.get("X-Total-Count")], [200, [], "12"]);
 });
 
-Deno.test("pagination: the exact Link header for page 2 of 23", opts, async () => {
+test("pagination: the exact Link header for page 2 of 23", async (api) => {
   const { token } = await api.newUser();
-  await seed(token, 23);
+  await seed(api, token, 23);
   const res = await api.call("GET", "/tasks?page=2&per_page=5", { token });
   const base = "http://localhost/tasks";
   assert.equal(
@@ -291,7 +289,7 @@ Deno.test("pagination: the exact Link header for page 2 of 23", opts, async () =
   );
 });
 
-Deno.test("pagination: bad page or per_page is a 400, not a clamp", opts, async () => {
+test("pagination: bad page or per_page is a 400, not a clamp", async (api) => {
   const { token } = await api.newUser();
   for (
     const query of [
@@ -313,8 +311,4 @@ Deno.test("pagination: bad page or per_page is a 400, not a clamp", opts, async 
     assert.equal(res.status, 400, query);
     assert.match(res.body.message, /(page|per_page) must be a whole number/);
   }
-});
-
-Deno.test("close the shared database", opts, async () => {
-  await api.close();
 });

@@ -3,8 +3,9 @@
  *
  * @module
  */
+import type { Clock } from "../clock.ts";
 import type { ServerConfig } from "../config.ts";
-import { takeHit, undoHit } from "../db/auth_limits.ts";
+import { takeHits, undoHits } from "../db/auth_limits.ts";
 import type { Database } from "../db/database.ts";
 import { consumeRefreshToken, storeRefreshToken } from "../db/refresh_tokens.ts";
 import { findLogin, insertUser } from "../db/users.ts";
@@ -17,6 +18,8 @@ export interface AccountDeps {
   db: Database;
   tokens: TokenService;
   config: Pick<ServerConfig, "accessTokenTtlSeconds" | "loginMaxFailures" | "loginWindowSeconds">;
+  /** The clock the rate-limit windows are measured with. */
+  clock: Clock;
 }
 
 /** Username and password, as the client sent them. */
@@ -60,11 +63,11 @@ export async function register(deps: AccountDeps, creds: Credentials): Promise<n
  */
 export async function login(deps: AccountDeps, creds: Credentials): Promise<Session> {
   const { db, config } = deps;
-  const hit = await takeHit(db, {
+  const hit = await takeHits(db, [{
     key: `login:${creds.username.toLowerCase()}`,
     limit: config.loginMaxFailures,
     windowSeconds: config.loginWindowSeconds,
-  });
+  }], deps.clock());
   if (!hit.allowed) {
     throw AppError.tooManyRequests(
       `Too many failed logins for this username; try again in ${hit.retryAfterSeconds} s`,
@@ -74,7 +77,7 @@ export async function login(deps: AccountDeps, creds: Credentials): Promise<Sess
   const user = await findLogin(db, creds.username);
   const ok = await verifyPassword(creds.password, user?.password_hash);
   if (!ok || !user) throw AppError.http(401, "Invalid username or password");
-  await undoHit(db, hit.id);
+  await undoHits(db, hit.ids);
   return await openSession(deps, user.id);
 }
 

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { type AccountDeps, login, logout, refresh, register } from "../auth/accounts.ts";
 import { bearerToken } from "../auth/bearer.ts";
 import type { ServerConfig } from "../config.ts";
-import { takeHit } from "../db/auth_limits.ts";
+import { takeHits } from "../db/auth_limits.ts";
 import { AppError } from "../errors.ts";
 import { type AppEnv, clientAddress, readJson, requiredString, textField } from "../http.ts";
 
@@ -49,11 +49,11 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
 
   // Counted before the body is even read: a flood of junk costs a client its budget too.
   const limitByAddress: MiddlewareHandler<AppEnv> = async (c, next) => {
-    const hit = await takeHit(deps.db, {
+    const hit = await takeHits(deps.db, [{
       key: `ip:${clientAddress(c)}`,
       limit: deps.config.authRequestsPerMinute,
       windowSeconds: 60,
-    });
+    }], deps.clock());
     if (!hit.allowed) {
       throw AppError.tooManyRequests(
         `Too many requests from this address; try again in ${hit.retryAfterSeconds} s`,
