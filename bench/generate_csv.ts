@@ -1,51 +1,19 @@
 /**
- * A deterministic, seeded generator of typed CSV files for the loader benchmarks, plus the schema
- * JSON (the contract's format) and the `CREATE TABLE` of an identically typed table for the
- * `psql \copy` baseline.
+ * A deterministic, seeded generator of typed CSV files for the loader's measurements, and the
+ * schema (src/etl/schema.ts's format) the loader reads them with.
  *
  * Twelve columns: ids, names, emails, ints, bigints, decimals, doubles, booleans in mixed spellings,
  * dates, timestamps, timestamptz and free text with commas, quotes and newlines. With `defectRate`
  * > 0 that share of rows carries exactly one defect (bad int, bad date, unknown boolean, missing
- * required value, ragged row), so the loader must reject precisely `defective` rows.
+ * required value, ragged row), so the loader must reject precisely `defective` rows. The same seed
+ * and options always give the same bytes.
  *
- * Rows are built in chunks of strings and streamed to the file, so 1M rows (~100 MB) take seconds
- * and little memory.
- *
- * @example
- * ```sh
- * deno run -A bench/generate_csv.ts --rows 1000000 --out bench/.out/clean.csv
- * deno run -A bench/generate_csv.ts --rows 1000000 --defects 0.05 --out bench/.out/bad.csv
- * ```
+ * @module
  */
-
-/** The type names of the contract's schema format. */
-export type ColumnType =
-  | "text"
-  | "integer"
-  | "bigint"
-  | "numeric"
-  | "double"
-  | "boolean"
-  | "date"
-  | "timestamp"
-  | "timestamptz";
-
-/** One column of the schema JSON. */
-export interface SchemaColumn {
-  name: string;
-  source?: string;
-  type: ColumnType;
-  required?: boolean;
-}
-
-/** The schema JSON of the contract. */
-export interface Schema {
-  table: string;
-  columns: SchemaColumn[];
-}
+import type { ColumnSpec, Schema } from "../src/etl/schema.ts";
 
 /** The columns every generated file has, in order; the header repeats `name`. */
-export const COLUMNS: readonly SchemaColumn[] = [
+export const COLUMNS: readonly ColumnSpec[] = [
   { name: "id", type: "integer", required: true },
   { name: "full_name", type: "text" },
   { name: "email", type: "text", required: true },
@@ -60,34 +28,9 @@ export const COLUMNS: readonly SchemaColumn[] = [
   { name: "notes", type: "text" },
 ];
 
-const SQL_TYPES: Record<ColumnType, string> = {
-  text: "text",
-  integer: "integer",
-  bigint: "bigint",
-  numeric: "numeric",
-  double: "double precision",
-  boolean: "boolean",
-  date: "date",
-  timestamp: "timestamp without time zone",
-  timestamptz: "timestamp with time zone",
-};
-
-/** The SQL type a schema type maps to (as `information_schema.columns.data_type` spells it). */
-export function sqlType(type: ColumnType): string {
-  return SQL_TYPES[type];
-}
-
-/** The schema JSON for a table of the generated columns. */
+/** The schema for a table of the generated columns. */
 export function schemaFor(table: string): Schema {
   return { table, columns: COLUMNS.map((c) => ({ ...c })) };
-}
-
-/** `CREATE TABLE` of a table typed exactly as the schema says (the `\copy` baseline). */
-export function createTableSql(table: string): string {
-  const cols = COLUMNS.map((c) =>
-    `  ${c.name} ${SQL_TYPES[c.type]}${c.required ? " NOT NULL" : ""}`
-  );
-  return `CREATE TABLE ${table} (\n${cols.join(",\n")}\n);`;
 }
 
 /** The kinds of defect a defective row may carry; each is one rejected row for the loader. */
@@ -110,17 +53,15 @@ export interface GenerateResult {
   defectsByKind: Record<DefectKind, number>;
   /** Rows whose text spans several physical lines. */
   multiline: number;
-  seconds: number;
 }
 
+/** Options for {@linkcode generateCsv}. */
 export interface GenerateOptions {
   rows: number;
   path: string;
-  seed?: number;
-  /** Share of defective rows, 0..1 (default 0). */
-  defectRate?: number;
-  /** Rows per written chunk (default 20,000). */
-  chunkRows?: number;
+  seed: number;
+  /** Share of defective rows, 0..1. */
+  defectRate: number;
 }
 
 /** mulberry32: a tiny, fast, seedable PRNG returning floats in [0, 1). */
@@ -135,38 +76,11 @@ export function prng(seed: number): () => number {
   };
 }
 
-const FIRST = [
-  "Ana",
-  "Bruno",
-  "Chloé",
-  "Dmitri",
-  "Eve",
-  "Fatima",
-  "Günther",
-  "Hiro",
-  "Ines",
-  "Jamal",
-  "Kai",
-  "Léa",
-  "Mateo",
-  "Nia",
-  "Olaf",
-  "Priya",
-];
-const LAST = [
-  "Smith",
-  "Müller",
-  "O'Brien",
-  "Nguyen",
-  "García",
-  "Kowalski",
-  "Rossi",
-  "Tanaka",
-  "Dubois",
-  "Silva",
-  "Haddad",
-  "Jensen",
-];
+const FIRST =
+  "Ana Bruno Chloé Dmitri Eve Fatima Günther Hiro Ines Jamal Kai Léa Mateo Nia Olaf Priya"
+    .split(" ");
+const LAST = "Smith Müller O'Brien Nguyen García Kowalski Rossi Tanaka Dubois Silva Haddad Jensen"
+  .split(" ");
 const DOMAINS = ["ex.com", "mail.test", "corp.org", "b.dev"];
 const BOOL_WORDS = ["true", "false", "yes", "no", "t", "f", "y", "n", "1", "0"];
 const NOTES_PLAIN = ["ok", "call back", "vip", "", "", "", "renewal due", "paid"];
@@ -176,160 +90,104 @@ const NOTES_QUOTED = [
   '"line one\nline two"',
   '"comma, ""quote"" and\nnewline"',
 ];
+const DAY0 = Date.UTC(2015, 0, 1);
 
-function pad2(n: number): string {
-  return n < 10 ? "0" + n : "" + n;
+const pad2 = (n: number) => n < 10 ? "0" + n : "" + n;
+const pick = <T>(rand: () => number, xs: readonly T[]) => xs[(rand() * xs.length) | 0];
+
+/** One row's fields, in {@linkcode COLUMNS} order (the draws' order fixes the bytes). */
+function rowFields(rand: () => number, i: number): string[] {
+  const first = pick(rand, FIRST);
+  const last = pick(rand, LAST);
+  const email = first.toLowerCase().replace(/[^a-z]/g, "x") + i + "@" + pick(rand, DOMAINS);
+  const ageR = rand();
+  const visits = String(Math.floor(rand() * 5_000_000_000));
+  const price = ((rand() * 100000) | 0) / 100 + "";
+  const sR = rand();
+  const bool = pick(rand, BOOL_WORDS);
+  const caseR = rand();
+  const active = caseR < 0.34
+    ? bool
+    : caseR < 0.67
+    ? bool.toUpperCase()
+    : bool[0].toUpperCase() + bool.slice(1);
+  const d = new Date(DAY0 + Math.floor(rand() * 3650) * 86_400_000);
+  const date = d.getUTCFullYear() + "-" + pad2(d.getUTCMonth() + 1) + "-" + pad2(d.getUTCDate());
+  const [hh, mi, ss] = [24, 60, 60].map((n) => pad2((rand() * n) | 0));
+  const tzR = rand();
+  const nR = rand();
+  return [
+    String(i),
+    first + " " + last,
+    email,
+    ageR < 0.05 ? "" : String(18 + ((ageR * 1000) | 0) % 70),
+    visits,
+    price,
+    sR < 0.1 ? (sR * 10).toExponential(3) : ((sR - 0.5) * 200).toFixed(4),
+    active,
+    date,
+    date + "T" + hh + ":" + mi + ":" + ss,
+    date + "T" + pad2((tzR * 1000 | 0) % 24) + ":" + ss + ":" + mi +
+    (tzR < 0.5 ? "Z" : tzR < 0.75 ? "+02:00" : "-05:30"),
+    nR < 0.1
+      ? NOTES_QUOTED[((nR * 40) | 0) % NOTES_QUOTED.length]
+      : NOTES_PLAIN[((nR * 1000) | 0) % NOTES_PLAIN.length],
+  ];
 }
 
-function randomCase(word: string, r: number): string {
-  if (r < 0.34) return word;
-  if (r < 0.67) return word.toUpperCase();
-  return word[0].toUpperCase() + word.slice(1);
+/** Gives `fields` one defect of a random kind; returns the kind. */
+function spoil(rand: () => number, fields: string[]): DefectKind {
+  const kind = pick(rand, DEFECT_KINDS);
+  const either = (a: string, b: string) => rand() < 0.5 ? a : b;
+  if (kind === "bad_integer") fields[3] = either("12x", "25.5");
+  if (kind === "bad_date") fields[8] = either("2023-02-30", "2023-13-01");
+  if (kind === "unknown_boolean") fields[7] = either("maybe", "2");
+  if (kind === "missing_required") fields[2] = either("", "NA");
+  if (kind === "ragged_row") rand() < 0.5 ? fields.pop() : fields.push("extra");
+  return kind;
 }
 
 /**
- * Writes `rows` generated rows (plus a header) to `path`. The same seed and options always
- * produce the same bytes.
+ * Writes `rows` generated rows (plus a header) to `path`, in chunks of 20,000 rows.
+ *
+ * @example
+ * ```ts
+ * const r = await generateCsv({ rows: 1000, path: "/tmp/x.csv", seed: 42, defectRate: 0.05 });
+ * ```
  */
-export async function generateCsv(options: GenerateOptions): Promise<GenerateResult> {
-  const started = performance.now();
-  const rand = prng(options.seed ?? 42);
-  const defectRate = options.defectRate ?? 0;
-  const chunkRows = options.chunkRows ?? 20_000;
-  const encoder = new TextEncoder();
-  const file = await Deno.open(options.path, { write: true, create: true, truncate: true });
-  const defectsByKind = Object.fromEntries(DEFECT_KINDS.map((k) => [k, 0])) as Record<
-    DefectKind,
-    number
-  >;
-  let defective = 0;
-  let multiline = 0;
-  let bytes = 0;
+export async function generateCsv(o: GenerateOptions): Promise<GenerateResult> {
+  const rand = prng(o.seed);
+  const result: GenerateResult = {
+    path: o.path,
+    rows: o.rows,
+    bytes: 0,
+    defective: 0,
+    defectsByKind: Object.fromEntries(DEFECT_KINDS.map((k) => [k, 0])) as Record<
+      DefectKind,
+      number
+    >,
+    multiline: 0,
+  };
+  using file = await Deno.open(o.path, { write: true, create: true, truncate: true });
   const write = async (text: string) => {
-    const data = encoder.encode(text);
-    bytes += data.length;
-    let off = 0;
-    while (off < data.length) off += await file.write(data.subarray(off));
+    const data = new TextEncoder().encode(text);
+    result.bytes += data.length;
+    for (let off = 0; off < data.length;) off += await file.write(data.subarray(off));
   };
-  const day0 = Date.UTC(2015, 0, 1);
-  try {
-    await write(COLUMNS.map((c) => c.name).join(",") + "\n");
-    const parts: string[] = [];
-    for (let i = 1; i <= options.rows; i++) {
-      const id = String(i);
-      const first = FIRST[(rand() * FIRST.length) | 0];
-      const last = LAST[(rand() * LAST.length) | 0];
-      const name = first + " " + last;
-      const email = first.toLowerCase().replace(/[^a-z]/g, "x") + i + "@" +
-        DOMAINS[(rand() * DOMAINS.length) | 0];
-      const ageR = rand();
-      const age = ageR < 0.05 ? "" : String(18 + ((ageR * 1000) | 0) % 70);
-      const visits = String(Math.floor(rand() * 5_000_000_000));
-      const price = ((rand() * 100000) | 0) / 100 + "";
-      const sR = rand();
-      const score = sR < 0.1 ? (sR * 10).toExponential(3) : ((sR - 0.5) * 200).toFixed(4);
-      const active = randomCase(BOOL_WORDS[(rand() * BOOL_WORDS.length) | 0], rand());
-      const d = new Date(day0 + Math.floor(rand() * 3650) * 86_400_000);
-      const date = d.getUTCFullYear() + "-" + pad2(d.getUTCMonth() + 1) + "-" +
-        pad2(d.getUTCDate());
-      const hh = pad2((rand() * 24) | 0);
-      const mi = pad2((rand() * 60) | 0);
-      const ss = pad2((rand() * 60) | 0);
-      const lastLogin = date + "T" + hh + ":" + mi + ":" + ss;
-      const tzR = rand();
-      const updated = date + "T" + pad2((tzR * 1000 | 0) % 24) + ":" + ss + ":" + mi +
-        (tzR < 0.5 ? "Z" : tzR < 0.75 ? "+02:00" : "-05:30");
-      const nR = rand();
-      let notes: string;
-      if (nR < 0.1) {
-        notes = NOTES_QUOTED[((nR * 40) | 0) % NOTES_QUOTED.length];
-        if (notes.includes("\n")) multiline++;
-      } else {
-        notes = NOTES_PLAIN[((nR * 1000) | 0) % NOTES_PLAIN.length];
-      }
-      const fields = [
-        id,
-        name,
-        email,
-        age,
-        visits,
-        price,
-        score,
-        active,
-        date,
-        lastLogin,
-        updated,
-        notes,
-      ];
-      if (defectRate > 0 && rand() < defectRate) {
-        const kind = DEFECT_KINDS[(rand() * DEFECT_KINDS.length) | 0];
-        defectsByKind[kind]++;
-        defective++;
-        switch (kind) {
-          case "bad_integer":
-            fields[3] = rand() < 0.5 ? "12x" : "25.5";
-            break;
-          case "bad_date":
-            fields[8] = rand() < 0.5 ? "2023-02-30" : "2023-13-01";
-            break;
-          case "unknown_boolean":
-            fields[7] = rand() < 0.5 ? "maybe" : "2";
-            break;
-          case "missing_required":
-            fields[2] = rand() < 0.5 ? "" : "NA";
-            break;
-          case "ragged_row":
-            if (rand() < 0.5) fields.pop();
-            else fields.push("extra");
-            break;
-        }
-      }
-      parts.push(fields.join(","));
-      if (parts.length >= chunkRows) {
-        await write(parts.join("\n") + "\n");
-        parts.length = 0;
-      }
+  await write(COLUMNS.map((c) => c.name).join(",") + "\n");
+  const lines: string[] = [];
+  for (let i = 1; i <= o.rows; i++) {
+    const fields = rowFields(rand, i);
+    if (fields[11].includes("\n")) result.multiline++;
+    if (o.defectRate > 0 && rand() < o.defectRate) {
+      result.defectsByKind[spoil(rand, fields)]++;
+      result.defective++;
     }
-    if (parts.length > 0) await write(parts.join("\n") + "\n");
-  } finally {
-    file.close();
+    lines.push(fields.join(","));
+    if (lines.length >= 20_000 || i === o.rows) {
+      await write(lines.join("\n") + "\n");
+      lines.length = 0;
+    }
   }
-  return {
-    path: options.path,
-    rows: options.rows,
-    bytes,
-    defective,
-    defectsByKind,
-    multiline,
-    seconds: (performance.now() - started) / 1000,
-  };
-}
-
-function argValue(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-}
-
-if (import.meta.main) {
-  const args = Deno.args;
-  if (args.includes("--help")) {
-    console.log(
-      "usage: deno run -A bench/generate_csv.ts --rows N --out FILE.csv [--defects 0.05] " +
-        "[--seed 42] [--table T]\nAlso writes FILE.schema.json and FILE.create.sql.",
-    );
-    Deno.exit(0);
-  }
-  const rows = Number(argValue(args, "--rows") ?? "1000");
-  const out = argValue(args, "--out") ?? "bench/.out/generated.csv";
-  const table = argValue(args, "--table") ?? "bench_data";
-  const result = await generateCsv({
-    rows,
-    path: out,
-    seed: Number(argValue(args, "--seed") ?? "42"),
-    defectRate: Number(argValue(args, "--defects") ?? "0"),
-  });
-  const base = out.replace(/\.csv$/, "");
-  await Deno.writeTextFile(`${base}.schema.json`, JSON.stringify(schemaFor(table), null, 2) + "\n");
-  await Deno.writeTextFile(`${base}.create.sql`, createTableSql(table) + "\n");
-  console.log(JSON.stringify(result, null, 2));
+  return result;
 }

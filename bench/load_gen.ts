@@ -1,172 +1,190 @@
 /**
- * HTTP load generators: wrk (apt, C, one event loop per thread) is the default; autocannon (npm,
- * Node.js) is kept for the comparison of how much CPU each takes from the server on 2 cores.
- * Both are installed on demand.
+ * The load generators: wrk for HTTP (C, one event loop per thread: it took less CPU per request
+ * than autocannon on these 2 cores, see bench/findings.md), pgbench for SQL. Each run samples the
+ * CPU of the generator (role `loadgen`) and of the roles given.
+ *
+ * @module
  */
-import { CpuSampler, type CpuSplit, run, runOk, type RunResult, which } from "./proc.ts";
+import { type CpuRole, type CpuSplit, run, sampled } from "./proc.ts";
+import { percentileSorted } from "./stats.ts";
 
 /** One load run's figures. Latencies are in milliseconds. */
 export interface LoadResult {
-  tool: string;
   requests: number;
   seconds: number;
   rps: number;
   p50: number;
   p99: number;
-  /** Non-2xx/3xx answers plus socket errors and timeouts. */
+  /** Non-2xx/3xx answers, socket errors and timeouts; failed transactions for pgbench. */
   errors: number;
   cpu?: CpuSplit;
 }
 
-export interface LoadOptions {
+/** An HTTP load for wrk. */
+export interface HttpLoad {
   url: string;
   connections: number;
   durationSec: number;
-  threads?: number;
   method?: "GET" | "POST";
   body?: string;
   headers?: Record<string, string>;
   /** Request timeout in seconds (wrk's default of 2 s is too short for argon2 logins). */
   timeoutSec?: number;
-  /** Process roles for the CPU split besides the load generator itself (named `loadgen`). */
-  cpuRoles?: { name: string; rootPids?: number[]; comm?: string }[];
-  outDir: string;
 }
 
-/** Installs wrk with apt-get when it is missing; returns its path. */
-export async function ensureWrk(): Promise<string> {
-  const found = await which("wrk");
-  if (found) return found;
-  console.error("installing wrk (apt-get update && apt-get install -y wrk)");
-  const asRoot = Deno.uid() === 0 ? [] : ["sudo", "-n"];
-  const cmd = (args: string[]) =>
-    asRoot.length ? run(asRoot[0], [...asRoot.slice(1), ...args]) : run(args[0], args.slice(1));
-  await cmd(["apt-get", "update", "-qq"]);
-  const r = await cmd(["apt-get", "install", "-y", "-qq", "wrk"]);
-  const path = await which("wrk");
-  if (!path) throw new Error(`could not install wrk: ${r.stderr.trim()}`);
-  return path;
+/** Runs `cmd` while sampling the CPU of it (as `loadgen`, by its name) and of `roles`. */
+function runSampled(cmd: string, args: string[], roles: CpuRole[], env?: Record<string, string>) {
+  return sampled([{ name: "loadgen", comm: cmd }, ...roles], () => run(cmd, args, env));
 }
 
-function luaString(s: string): string {
-  return JSON.stringify(s); // a JSON string literal is a valid Lua string literal for ASCII text
-}
-
-/** Runs a load generator while sampling the CPU of it and of the other roles. */
-async function runSampled(
-  cmd: string,
-  args: string[],
-  roles: LoadOptions["cpuRoles"] = [],
-): Promise<RunResult & { cpu: CpuSplit }> {
-  let cpu: CpuSplit | undefined;
-  const r = await run(cmd, args, {
-    watch: (pid) => {
-      const sampler = new CpuSampler([{ name: "loadgen", rootPids: [pid] }, ...roles]);
-      sampler.start();
-      return () => {
-        cpu = sampler.stop();
-      };
-    },
-  });
-  return { ...r, cpu: cpu! };
-}
-
-/** Runs wrk once and returns its figures, with the CPU split sampled while it ran. */
-export async function runWrk(options: LoadOptions): Promise<LoadResult> {
-  const wrk = await ensureWrk();
+/** Runs wrk once; its latency percentiles come from its own histogram (`done()` in Lua). */
+export async function runWrk(
+  load: HttpLoad,
+  roles: CpuRole[],
+  outDir: string,
+): Promise<LoadResult> {
+  const str = JSON.stringify; // a JSON string literal is a Lua string literal for ASCII text
   const lua = [
-    `wrk.method = ${luaString(options.method ?? "GET")}`,
-    options.body !== undefined ? `wrk.body = ${luaString(options.body)}` : "",
-    ...Object.entries(options.headers ?? {}).map(
-      ([k, v]) => `wrk.headers[${luaString(k)}] = ${luaString(v)}`,
-    ),
-    `done = function(summary, latency, requests)`,
-    `  local e = summary.errors`,
-    `  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,` +
-    `"write":%d,"status":%d,"timeout":%d,"p50":%d,"p99":%d}\\n', summary.requests, ` +
-    `summary.duration, e.connect, e.read, e.write, e.status, e.timeout, ` +
-    `latency:percentile(50), latency:percentile(99)))`,
+    `wrk.method = ${str(load.method ?? "GET")}`,
+    load.body !== undefined ? `wrk.body = ${str(load.body)}` : "",
+    ...Object.entries(load.headers ?? {}).map(([k, v]) => `wrk.headers[${str(k)}] = ${str(v)}`),
+    `done = function(s, latency, requests)`,
+    `  local e = s.errors`,
+    `  io.write(string.format('WRKJSON {"requests":%d,"us":%d,"errors":%d,"p50":%d,"p99":%d}\\n',`,
+    `    s.requests, s.duration, e.connect + e.read + e.write + e.status + e.timeout,`,
+    `    latency:percentile(50), latency:percentile(99)))`,
     `end`,
   ].join("\n");
-  const script = `${options.outDir}/wrk_${crypto.randomUUID()}.lua`;
+  const script = `${outDir}/wrk_${crypto.randomUUID()}.lua`;
   await Deno.writeTextFile(script, lua);
   const args = [
     "-t",
-    String(options.threads ?? 2),
+    "2",
     "-c",
-    String(options.connections),
+    String(load.connections),
     "-d",
-    `${options.durationSec}s`,
+    `${load.durationSec}s`,
     "--timeout",
-    `${options.timeoutSec ?? 10}s`,
+    `${load.timeoutSec ?? 10}s`,
     "-s",
     script,
-    options.url,
+    load.url,
   ];
-  const { code, stdout: text, stderr, cpu } = await runSampled(wrk, args, options.cpuRoles);
+  const r = await runSampled("wrk", args, roles);
   await Deno.remove(script).catch(() => {});
-  const m = text.match(/WRKJSON (\{.*\})/);
-  if (code !== 0 || !m) throw new Error(`wrk failed (${code}): ${stderr}${text}`);
+  const m = r.stdout.match(/WRKJSON (\{.*\})/);
+  if (r.code !== 0 || !m) throw new Error(`wrk failed (${r.code}): ${r.stderr}${r.stdout}`);
   const j = JSON.parse(m[1]);
-  const seconds = j.duration_us / 1e6;
+  const seconds = j.us / 1e6;
   return {
-    tool: "wrk",
     requests: j.requests,
     seconds,
     rps: j.requests / seconds,
     p50: j.p50 / 1000,
     p99: j.p99 / 1000,
-    errors: j.connect + j.read + j.write + j.status + j.timeout,
-    cpu,
+    errors: j.errors,
+    cpu: r.cpu,
   };
 }
 
-const AUTOCANNON_VERSION = "9.0.0";
+/** pgbench's protocols: `prepared` is what node-postgres does for named statements. */
+export type Protocol = "extended" | "simple" | "prepared";
 
-/** Installs autocannon under `dir` with npm when missing; returns the path of its entry script. */
-export async function ensureAutocannon(dir: string): Promise<string> {
-  const entry = `${dir}/node_modules/autocannon/autocannon.js`;
-  if (await Deno.stat(entry).then(() => true, () => false)) return entry;
-  await Deno.mkdir(dir, { recursive: true });
-  await runOk("npm", [
-    "install",
-    "--prefix",
-    dir,
-    "--no-audit",
-    "--no-fund",
-    `autocannon@${AUTOCANNON_VERSION}`,
-  ]);
-  return entry;
+/** A pgbench load: a script (see {@linkcode pgbenchScript}) run by `clients` for `durationSec`. */
+export interface SqlLoad {
+  db: string;
+  script: string;
+  protocol: Protocol;
+  clients: number;
+  durationSec: number;
 }
 
-/** Runs autocannon once (for the load-generator comparison) with the same CPU sampling. */
-export async function runAutocannon(options: LoadOptions): Promise<LoadResult> {
-  const entry = await ensureAutocannon(`${options.outDir}/autocannon`);
+/** One statement and its parameters, as a driver sends it (`$1`, `$2`, ...). */
+export interface Statement {
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * A pgbench script running `statements`: a number parameter becomes a pgbench variable (sent as
+ * a parameter in the extended and prepared protocols, as the driver does), text a quoted literal
+ * (pgbench variables are numbers only), null `NULL`.
+ *
+ * @example
+ * ```ts
+ * pgbenchScript([{ sql: "SELECT * FROM tasks WHERE user_id = $1", params: [7] }]);
+ * // "\\set p1_1 7\nSELECT * FROM tasks WHERE user_id = :p1_1;\n"
+ * ```
+ */
+export function pgbenchScript(statements: readonly Statement[]): string {
+  return statements.map(({ sql, params }, s) => {
+    const sets: string[] = [];
+    const text = sql.replace(/\$(\d+)/g, (_, n) => {
+      const v = params[Number(n) - 1];
+      if (v === null || v === undefined) return "NULL";
+      if (typeof v === "number") {
+        const name = `p${s + 1}_${n}`;
+        if (!sets.some((x) => x.startsWith(`\\set ${name} `))) sets.push(`\\set ${name} ${v}`);
+        return `:${name}`;
+      }
+      return `'${String(v).replaceAll("'", "''")}'`;
+    });
+    return [...sets, text.trim().replace(/;?$/, ";")].join("\n");
+  }).join("\n") + "\n";
+}
+
+/** Runs pgbench once; latency percentiles come from its per-transaction log (`-l`). */
+export async function runPgbench(
+  load: SqlLoad,
+  roles: CpuRole[],
+  outDir: string,
+  env: Record<string, string>,
+): Promise<LoadResult> {
+  const id = crypto.randomUUID().slice(0, 8);
+  const script = `${outDir}/pgbench_${id}.sql`;
+  const logDir = `${outDir}/pgbench_${id}`;
+  await Deno.mkdir(logDir, { recursive: true });
+  await Deno.writeTextFile(script, load.script);
   const args = [
-    entry,
+    "-n",
     "-c",
-    String(options.connections),
-    "-d",
-    String(options.durationSec),
+    String(load.clients),
     "-j",
-    "-m",
-    options.method ?? "GET",
+    "2",
+    "-T",
+    String(load.durationSec),
+    "-M",
+    load.protocol,
+    "-f",
+    script,
+    "-l",
+    `--log-prefix=${logDir}/tx`,
+    load.db,
   ];
-  for (const [k, v] of Object.entries(options.headers ?? {})) args.push("-H", `${k}=${v}`);
-  if (options.body !== undefined) args.push("-b", options.body);
-  args.push(options.url);
-  const { code, stdout, stderr, cpu } = await runSampled("node", args, options.cpuRoles);
-  if (code !== 0) throw new Error(`autocannon failed: ${stderr}`);
-  const j = JSON.parse(stdout);
-  const seconds = j.duration;
+  const r = await runSampled("pgbench", args, roles, env);
+  const text = r.stdout + r.stderr;
+  const tps = Number(text.match(/tps = ([\d.]+) \(without initial connection time\)/)?.[1]);
+  if (r.code !== 0 || !Number.isFinite(tps)) {
+    throw new Error(`pgbench failed (${r.code}): ${text.slice(-2000)}`);
+  }
+  // Log lines: client_id transaction_no time_us script_no epoch_s epoch_us
+  const lat: number[] = [];
+  for (const e of Deno.readDirSync(logDir)) {
+    for (const line of (await Deno.readTextFile(`${logDir}/${e.name}`)).split("\n")) {
+      const us = line.split(" ", 3)[2];
+      if (us) lat.push(Number(us));
+    }
+  }
+  await Deno.remove(logDir, { recursive: true });
+  await Deno.remove(script);
+  const sorted = Float64Array.from(lat).sort();
   return {
-    tool: "autocannon",
-    requests: j.requests.total,
-    seconds,
-    rps: j.requests.total / seconds,
-    p50: j.latency.p50,
-    p99: j.latency.p99,
-    errors: (j.non2xx ?? 0) + (j.errors ?? 0) + (j.timeouts ?? 0),
-    cpu,
+    requests: Number(text.match(/number of transactions actually processed: (\d+)/)?.[1]),
+    seconds: load.durationSec,
+    rps: tps,
+    p50: percentileSorted(sorted, 50) / 1000,
+    p99: percentileSorted(sorted, 99) / 1000,
+    errors: Number(text.match(/number of failed transactions: (\d+)/)?.[1] ?? 0),
+    cpu: r.cpu,
   };
 }

@@ -1,14 +1,12 @@
 /**
- * PostgreSQL helpers for the benchmarks, all through the `psql`, `createdb` and `dropdb` clients
- * that come with PostgreSQL: start the server when it is not answering, create and drop fresh
- * databases, run SQL.
+ * PostgreSQL through its own clients (`psql`, `createdb`, `dropdb`), with libpq's settings:
+ * `PGHOST` (default 127.0.0.1), `PGPORT` (5432), `PGUSER` (postgres), `PGPASSWORD`.
  *
- * Connection settings come from `PGHOST` (127.0.0.1), `PGPORT` (5432), `PGUSER` (postgres) and
- * `PGPASSWORD`, as for every libpq client.
+ * @module
  */
-import { run, runOk, sleep } from "./proc.ts";
+import { registerUndo, run, runOk } from "./proc.ts";
 
-/** PostgreSQL's own background processes, shared by every database. */
+/** PostgreSQL's own background processes, shared by every database (for the CPU split). */
 export const POSTGRES_AUX = [
   "checkpointer",
   "background writer",
@@ -32,58 +30,41 @@ export function pgEnv(): Record<string, string> {
   return env;
 }
 
-/** `postgres://user[:pass]@host:port/db` for a database, for the server and the loader. */
+/** `postgres://user[:pass]@host:port/db`, for the server and the loader. */
 export function databaseUrl(db: string): string {
   const e = pgEnv();
-  const auth = e.PGPASSWORD
-    ? `${encodeURIComponent(e.PGUSER)}:${encodeURIComponent(e.PGPASSWORD)}`
-    : encodeURIComponent(e.PGUSER);
-  return `postgres://${auth}@${e.PGHOST}:${e.PGPORT}/${db}`;
-}
-
-/** Starts the local cluster when nothing answers (as CI does), then waits up to 30 s. */
-export async function ensurePostgres(): Promise<void> {
-  const ready = async () => (await run("pg_isready", ["-q"], { env: pgEnv() })).code === 0;
-  if (await ready()) return;
-  console.error("PostgreSQL is not answering; trying to start the local cluster");
-  const versions = [...Deno.readDirSync("/etc/postgresql")].map((e) => e.name).sort();
-  if (versions.length > 0) {
-    await run("pg_ctlcluster", [
-      "--skip-systemctl-redirect",
-      versions[versions.length - 1],
-      "main",
-      "start",
-    ]);
-  }
-  for (let i = 0; i < 30; i++) {
-    if (await ready()) return;
-    await sleep(1000);
-  }
-  throw new Error("PostgreSQL does not answer at " + JSON.stringify(pgEnv()));
+  const pw = e.PGPASSWORD ? `:${encodeURIComponent(e.PGPASSWORD)}` : "";
+  return `postgres://${encodeURIComponent(e.PGUSER)}${pw}@${e.PGHOST}:${e.PGPORT}/${db}`;
 }
 
 /** Runs SQL in `db` with psql (ON_ERROR_STOP) and returns unaligned, tuples-only output. */
 export function psql(db: string, sql: string): Promise<string> {
-  return runOk("psql", ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql], {
-    env: pgEnv(),
-  });
+  const args = ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql];
+  return runOk("psql", args, pgEnv());
 }
 
-/** Creates a fresh, uniquely named database and returns its name. */
-export async function createDatabase(prefix: string): Promise<string> {
-  const name = `${prefix}_${Date.now().toString(36)}_${Deno.pid}`;
-  await runOk("createdb", [name], { env: pgEnv() });
-  return name;
+/** Why PostgreSQL cannot be used, in one line, or undefined when it answers. */
+export async function postgresProblem(): Promise<string | undefined> {
+  if ((await run("pg_isready", ["-q"], pgEnv())).code === 0) return undefined;
+  return `PostgreSQL does not answer at ${pgEnv().PGHOST}:${pgEnv().PGPORT} (start it: pg_ctlcluster 15 main start)`;
 }
 
-/** Drops a database, disconnecting whoever is still in it. Never throws. */
-export async function dropDatabase(name: string): Promise<void> {
-  const r = await run("dropdb", ["--if-exists", "--force", name], { env: pgEnv() });
-  if (r.code !== 0) console.error(`could not drop database ${name}: ${r.stderr.trim()}`);
-}
-
-/** `SELECT version()`, short: "PostgreSQL 15.20". */
-export async function serverVersion(): Promise<string> {
-  const v = (await psql("postgres", "SHOW server_version")).trim();
-  return `PostgreSQL ${v}`;
+/**
+ * Runs `fn` on a fresh, uniquely named database, dropped afterwards (also when the run is
+ * interrupted).
+ */
+export async function withDatabase<T>(prefix: string, fn: (db: string) => Promise<T>): Promise<T> {
+  const db = `${prefix}_${Date.now().toString(36)}_${Deno.pid}`;
+  await runOk("createdb", [db], pgEnv());
+  const drop = async () => {
+    const r = await run("dropdb", ["--if-exists", "--force", db], pgEnv());
+    if (r.code !== 0) console.error(`could not drop database ${db}: ${r.stderr.trim()}`);
+  };
+  const undo = registerUndo(drop);
+  try {
+    return await fn(db);
+  } finally {
+    undo.release();
+    await drop();
+  }
 }

@@ -1,149 +1,124 @@
 /**
- * Reads a V8 `.cpuprofile` (from `deno run --cpu-prof --cpu-prof-dir=DIR`) and lists the functions
- * with the most self time, and the shares by package (node-postgres, hono, the app's own src/,
- * garbage collection...). Shares are of the busy time: `(idle)` and `(program)` are left out of the
- * denominator.
+ * `deno task bench --profile`: the loader and the server under `deno run --cpu-prof`, each V8
+ * `.cpuprofile` summarised as the functions with the most self time and the shares by package
+ * (node-postgres, hono, the app's own src/, garbage collection...). Shares are of the busy time:
+ * `(idle)` and `(program)` are left out of the denominator.
  *
  * @example
  * ```sh
  * deno run -A bench/profile.ts bench/.out/prof_api/CPU.*.cpuprofile
  * ```
+ *
+ * @module
  */
+import { type ApiPlan, ApiStage } from "./api_bench.ts";
+import { runWrk } from "./load_gen.ts";
+import { cachedCsv, loaderArgs } from "./loader_bench.ts";
+import { runMeasured } from "./proc.ts";
 
 interface CallFrame {
   functionName: string;
   url: string;
   lineNumber: number;
 }
-interface ProfileNode {
-  id: number;
-  callFrame: CallFrame;
-  hitCount?: number;
-}
+
 interface CpuProfile {
-  nodes: ProfileNode[];
-  startTime: number;
-  endTime: number;
-  samples?: number[];
-  timeDeltas?: number[];
+  nodes: { id: number; callFrame: CallFrame }[];
+  samples: number[];
+  timeDeltas: number[];
 }
 
-/** One line of the summary. */
+/** One line of a summary: a function or a package, and its self time. */
 export interface ProfileEntry {
   name: string;
   where: string;
   selfMs: number;
-  share: number;
 }
 
+/** What {@linkcode summarizeProfile} returns. */
 export interface ProfileSummary {
-  file: string;
   totalMs: number;
   busyMs: number;
   top: ProfileEntry[];
   byPackage: ProfileEntry[];
 }
 
+/** Where a frame is, short: `src/etl/csv_parser.ts`, `npm:pg/lib/result.js`, `ext:deno_web/...`. */
 function shortUrl(url: string): string {
-  if (!url) return "";
-  const npm = url.match(/\/npm\/[^/]+\/([^/]+(?:\/[^/]+)?)\/(\d[^/]*)\/(.*)$/);
-  if (npm) return `npm:${npm[1].startsWith("@") ? npm[1] : npm[1].split("/")[0]}/${npm[3]}`;
-  const i = url.indexOf("/src/");
-  if (i >= 0) return url.slice(i + 1);
-  const j = url.indexOf("/bench/");
-  if (j >= 0) return url.slice(j + 1);
-  return url.replace(/^.*\/(ext|node)\//, "$1:").replace(/^file:\/\//, "");
+  const npm = url.match(/\/npm\/[^/]+\/((?:@[^/]+\/)?[^/]+)\/\d[^/]*\/(.*)$/);
+  if (npm) return `npm:${npm[1]}/${npm[2]}`;
+  const own = url.match(/\/((?:src|bench)\/.*)$/);
+  return own ? own[1] : url.replace(/^.*\/(ext|node)\//, "$1:").replace(/^file:\/\//, "");
 }
 
 /** Which package a frame belongs to, for the per-package shares. */
-export function packageOf(frame: CallFrame): string {
+function packageOf(frame: CallFrame): string {
   const u = frame.url;
-  if (!u) {
-    const n = frame.functionName;
-    return n.startsWith("(") ? n : "(native / builtins)";
-  }
+  if (!u) return frame.functionName.startsWith("(") ? frame.functionName : "(native / builtins)";
   const npm = u.match(/\/npm\/[^/]+\/((?:@[^/]+\/)?[^/]+)\//);
   if (npm) return `npm:${npm[1]}`;
   if (u.includes("/src/")) {
     return "app " + u.slice(u.indexOf("/src/") + 1).split("/").slice(0, 2).join("/");
   }
-  if (u.startsWith("ext:") || u.startsWith("node:")) {
-    return "deno runtime (" + u.split("/")[0] + ")";
-  }
-  return u.split("/").slice(-1)[0];
+  if (u.startsWith("ext:") || u.startsWith("node:")) return `deno runtime (${u.split("/")[0]})`;
+  return u.split("/").at(-1)!;
 }
 
-/** Summarises one profile: the top `n` functions by self time and the shares per package. */
-export function summarizeProfile(file: string, profile: CpuProfile, n = 15): ProfileSummary {
-  const byId = new Map(profile.nodes.map((x) => [x.id, x]));
-  const self = new Map<number, number>();
-  if (profile.samples && profile.timeDeltas) {
-    for (let i = 0; i < profile.samples.length; i++) {
-      const dt = profile.timeDeltas[i + 1] ?? 0;
-      self.set(profile.samples[i], (self.get(profile.samples[i]) ?? 0) + dt);
-    }
-  } else {
-    const interval = (profile.endTime - profile.startTime) /
-      Math.max(1, profile.nodes.reduce((a, x) => a + (x.hitCount ?? 0), 0));
-    for (const x of profile.nodes) self.set(x.id, (x.hitCount ?? 0) * interval);
-  }
-  const fn = new Map<string, ProfileEntry>();
-  const pkg = new Map<string, ProfileEntry>();
-  let total = 0;
-  let busy = 0;
-  for (const [id, us] of self) {
-    const node = byId.get(id);
-    if (!node) continue;
-    total += us;
-    const name = node.callFrame.functionName || "(anonymous)";
-    if (name === "(idle)" || name === "(program)") continue;
-    busy += us;
-    const where = node.callFrame.url
-      ? `${shortUrl(node.callFrame.url)}:${node.callFrame.lineNumber + 1}`
-      : "";
-    const key = `${name}@${where}`;
-    const e = fn.get(key) ?? { name, where, selfMs: 0, share: 0 };
+/** Summarises one profile: the top `n` functions by self time and the top packages. */
+export function summarizeProfile(profile: CpuProfile, n = 20): ProfileSummary {
+  const byId = new Map(profile.nodes.map((x) => [x.id, x.callFrame]));
+  const fns = new Map<string, ProfileEntry>();
+  const pkgs = new Map<string, ProfileEntry>();
+  const add = (
+    m: Map<string, ProfileEntry>,
+    key: string,
+    name: string,
+    where: string,
+    us: number,
+  ) => {
+    const e = m.get(key) ?? m.set(key, { name, where, selfMs: 0 }).get(key)!;
     e.selfMs += us / 1000;
-    fn.set(key, e);
-    const p = packageOf(node.callFrame);
-    const pe = pkg.get(p) ?? { name: p, where: "", selfMs: 0, share: 0 };
-    pe.selfMs += us / 1000;
-    pkg.set(p, pe);
-  }
-  const finish = (m: Map<string, ProfileEntry>, k: number) =>
-    [...m.values()]
-      .map((e) => ({ ...e, share: busy > 0 ? (e.selfMs * 1000) / busy : 0 }))
-      .sort((a, b) => b.selfMs - a.selfMs)
-      .slice(0, k);
+  };
+  let totalUs = 0;
+  let busyUs = 0;
+  profile.samples.forEach((id, i) => {
+    const frame = byId.get(id);
+    const us = profile.timeDeltas[i + 1] ?? 0;
+    if (!frame) return;
+    totalUs += us;
+    const name = frame.functionName || "(anonymous)";
+    if (name === "(idle)" || name === "(program)") return;
+    busyUs += us;
+    const where = frame.url ? `${shortUrl(frame.url)}:${frame.lineNumber + 1}` : "";
+    add(fns, `${name}@${where}`, name, where, us);
+    add(pkgs, packageOf(frame), packageOf(frame), "", us);
+  });
+  const top = (m: Map<string, ProfileEntry>, k: number) =>
+    [...m.values()].sort((a, b) => b.selfMs - a.selfMs).slice(0, k);
   return {
-    file,
-    totalMs: total / 1000,
-    busyMs: busy / 1000,
-    top: finish(fn, n),
-    byPackage: finish(pkg, 10),
+    totalMs: totalUs / 1000,
+    busyMs: busyUs / 1000,
+    top: top(fns, n),
+    byPackage: top(pkgs, 10),
   };
 }
 
-/** Reads and summarises every `.cpuprofile` in `dir` (there is one per process). */
-export async function summarizeDir(dir: string, n = 15): Promise<ProfileSummary[]> {
+/** Summarises every `.cpuprofile` in `dir` (one per process), busiest first. */
+async function summarizeDir(dir: string): Promise<ProfileSummary[]> {
   const out: ProfileSummary[] = [];
   for (const e of Deno.readDirSync(dir)) {
-    if (!e.name.endsWith(".cpuprofile")) continue;
-    const path = `${dir}/${e.name}`;
-    out.push(summarizeProfile(path, JSON.parse(await Deno.readTextFile(path)), n));
+    if (e.name.endsWith(".cpuprofile")) {
+      out.push(summarizeProfile(JSON.parse(await Deno.readTextFile(`${dir}/${e.name}`))));
+    }
   }
   return out.sort((a, b) => b.busyMs - a.busyMs);
 }
 
-/** A table cell: a `|` (in a RegExp's source, say) would end the cell. */
-function cell(text: string): string {
-  return text.replaceAll("|", "\\|");
-}
-
-/** Renders a summary as Markdown. */
+/** Renders a summary as Markdown (a `|` in a RegExp's source would end a cell). */
 export function profileMarkdown(title: string, s: ProfileSummary): string {
-  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-  const lines = [
+  const pct = (e: ProfileEntry) => `${((e.selfMs / s.busyMs) * 100).toFixed(1)}%`;
+  const cell = (text: string) => text.replaceAll("|", "\\|");
+  return [
     `#### ${title}`,
     "",
     `${(s.busyMs / 1000).toFixed(1)} s busy of ${(s.totalMs / 1000).toFixed(1)} s sampled.`,
@@ -151,20 +126,66 @@ export function profileMarkdown(title: string, s: ProfileSummary): string {
     "| self time | share of busy | function | where |",
     "| ---: | ---: | --- | --- |",
     ...s.top.map((e) =>
-      `| ${e.selfMs.toFixed(0)} ms | ${pct(e.share)} | \`${cell(e.name)}\` | ${cell(e.where)} |`
+      `| ${e.selfMs.toFixed(0)} ms | ${pct(e)} | \`${cell(e.name)}\` | ${cell(e.where)} |`
     ),
     "",
     "| by package | share of busy |",
     "| --- | ---: |",
-    ...s.byPackage.map((e) => `| ${e.name} | ${pct(e.share)} |`),
+    ...s.byPackage.map((e) => `| ${e.name} | ${pct(e)} |`),
     "",
-  ];
-  return lines.join("\n");
+  ].join("\n");
+}
+
+/** Profiles the loader on `rows` clean rows into `db`; Markdown. */
+export async function profileLoader(db: string, outDir: string, rows: number): Promise<string> {
+  const dir = `${outDir}/prof_loader`;
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  const file = await cachedCsv(outDir, rows, { defectRate: 0, seed: 7 });
+  const [run, ...rest] = await loaderArgs(db, outDir, file.path, "prof_data");
+  const r = await runMeasured(
+    "deno",
+    [run, "--cpu-prof", `--cpu-prof-dir=${dir}`, ...rest],
+    outDir,
+  );
+  if (r.code !== 0) throw new Error(`profiled loader exited ${r.code}: ${r.stderr.slice(0, 500)}`);
+  const title = `Loader, ${rows.toLocaleString("en-US")} clean rows (${
+    r.seconds.toFixed(1)
+  } s wall)`;
+  return (await summarizeDir(dir)).map((s) => profileMarkdown(title, s)).join("\n");
+}
+
+/** Profiles the API server under `GET /tasks` load (`api_get` of the plan) on `db`; Markdown. */
+export async function profileServer(
+  db: string,
+  outDir: string,
+  durationSec: number,
+  plan: ApiPlan,
+): Promise<string> {
+  const dir = `${outDir}/prof_api`;
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  const api = plan.servers.api;
+  const get = plan.scenarios.find((s) => s.id === "api_get");
+  if (!get || !("http" in get)) throw new Error("the plan has no api_get scenario");
+  const profiled = {
+    servers: { api: { ...api, args: ["--cpu-prof", `--cpu-prof-dir=${dir}`, ...api.args] } },
+    users: plan.users,
+  };
+  let rps: number;
+  {
+    await using stage = await ApiStage.open(db, outDir, profiled, []);
+    rps = (await runWrk(stage.httpLoad(get.http, durationSec), [], outDir)).rps;
+  } // the server writes its profile when it exits
+  const s = (await summarizeDir(dir))[0];
+  return `GET /tasks under the profiler: ${Math.round(rps)} req/s (the profiler slows it).\n\n` +
+    (s
+      ? profileMarkdown("Server under `GET /tasks` load", s)
+      : "The server wrote no .cpuprofile (did it exit on SIGTERM?).\n");
 }
 
 if (import.meta.main) {
   for (const path of Deno.args) {
-    const s = summarizeProfile(path, JSON.parse(await Deno.readTextFile(path)), 25);
-    console.log(profileMarkdown(path, s));
+    console.log(
+      profileMarkdown(path, summarizeProfile(JSON.parse(await Deno.readTextFile(path)), 25)),
+    );
   }
 }

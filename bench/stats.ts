@@ -1,4 +1,8 @@
-/** Small statistics and formatting helpers for the benchmark figures. */
+/**
+ * Small statistics and formatting helpers for the bench's figures.
+ *
+ * @module
+ */
 
 /** The median of the finite numbers in `xs`, or NaN when there are none. */
 export function median(xs: readonly number[]): number {
@@ -13,6 +17,18 @@ export function percentileSorted(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return NaN;
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+}
+
+/** A ratio between two figures, by their ids: `of` ÷ `to`. */
+export interface Ratio {
+  label: string;
+  of: string;
+  to: string;
+}
+
+/** A ratio and its measured value. */
+export interface RatioFigure extends Ratio {
+  value: number;
 }
 
 /** `a / b`, or NaN when either side is missing. */
