@@ -1,5 +1,5 @@
 /**
- * The API against its own database: live servers (`deno run -A main.ts` and the bare ones) on a
+ * The API against its own database: live servers (`deno run -A cli.ts serve` and the bare ones) on a
  * fresh PostgreSQL database, loaded by wrk, beside pgbench running the statements the API's own
  * query functions send. What is measured is declared in bench/scenarios.ts.
  *

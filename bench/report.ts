@@ -127,7 +127,7 @@ function loaderProse(l: LoaderFigures): string {
 }
 
 const API_PROSE =
-  "wrk (32 connections, 2 threads) against `deno run -A main.ts` on a fresh database " +
+  "wrk (32 connections, 2 threads) against `deno run -A cli.ts serve` on a fresh database " +
   "(rate limits off, JWT_SECRET set), a user with 1,000 tasks; pgbench (`-n -c 16 -j 2`) runs the " +
   "statements the API's query functions send, recorded from `listTasks` and `insertTask` " +
   "(src/db/tasks.ts) on the bench's database (one statement per request), in the simple, extended " +

@@ -172,7 +172,7 @@ async function main() {
   const command = ["deno task bench", ...Deno.args].join(" ");
   await Deno.mkdir(OUT, { recursive: true });
   log(`${command}: ${o.reps} rounds, ${o.rows.toLocaleString()} rows, ${o.duration} s loads`);
-  await run("deno", ["cache", "main.ts", "cli.ts", "bench/bare_server.ts"]);
+  await run("deno", ["cache", "cli.ts", "bench/bare_server.ts"]);
   const machine = await machineInfo();
   const figures = await measure(o);
   const head = (await run("git", ["rev-parse", "--short", "HEAD"])).stdout.trim();

@@ -48,7 +48,7 @@ const pgbench = (what: string, label: string, script: (c: ApiContext) => Promise
 
 export const API_PLAN: ApiPlan = {
   servers: {
-    api: { args: ["main.ts"], env: () => API_ENV },
+    api: { args: ["cli.ts", "serve"], env: () => API_ENV },
     bare: { args: ["bench/bare_server.ts"] },
     bare_pg: {
       args: ["bench/bare_server.ts"],

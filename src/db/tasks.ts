@@ -39,13 +39,13 @@ export interface TaskFields {
  * A timestamptz as `Date.prototype.toJSON` writes it: UTC, milliseconds truncated as node-postgres
  * and PGlite truncate them into a Date. Formatting in SQL saves the server the text → Date → text
  * round trip on every row (postgres-date parsing and `toJSON` were ~15% of its CPU under load).
- * The colons are quoted literals (`":"`): pgbench reads `:MI` as a variable, and bench/api_sql.ts
- * runs this same text.
+ * The colons are quoted literals (`":"`): pgbench reads `:MI` as a variable, and the bench runs
+ * the statements these functions send under pgbench (recorded, in bench/api_bench.ts).
  */
 const iso = (column: string) =>
   `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24":"MI":"SS.MS"Z"') AS ${column}`;
 
-/** The task columns, in the API's order. Also in bench/api_sql.ts: keep them alike. */
+/** The task columns, in the API's order. */
 export const COLUMNS = `id, title, description, status, ${iso("created_at")}, ${iso("updated_at")}`;
 
 /**
