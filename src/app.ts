@@ -5,7 +5,6 @@
  * @module
  */
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { getLogger } from "@logtape/logtape";
@@ -17,6 +16,7 @@ import { DatabaseUnavailableError } from "./db/errors.ts";
 import { AppError } from "./errors.ts";
 import type { AppEnv } from "./http.ts";
 import { errorFields } from "./log.ts";
+import { guardRequest } from "./request_guard.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { taskRoutes } from "./routes/tasks.ts";
 
@@ -82,12 +82,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     });
   });
 
-  // Checks Content-Length up front, and counts the bytes of a chunked body as they arrive.
-  app.use(bodyLimit({
-    maxSize: config.maxBodyBytes,
-    onError: () => {
-      throw AppError.http(413, `Request body is larger than ${config.maxBodyBytes} bytes`);
-    },
+  // Host, query and body are checked here, once, before any route sees them.
+  app.use(guardRequest({
+    maxBytes: config.maxBodyBytes,
+    timeoutMs: config.bodyTimeoutSeconds * 1000,
   }));
 
   app.get("/health", async (c) => {
@@ -101,7 +99,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.route("/", authRoutes({ db, tokens, config, clock }));
-  app.route("/tasks", taskRoutes({ db, tokens }));
+  app.route("/tasks", taskRoutes({ db, tokens, publicUrl: config.publicUrl }));
 
   app.notFound((c) => c.json({ message: `Not found: ${c.req.method} ${c.req.path}` }, 404));
 
@@ -125,6 +123,19 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (err instanceof HTTPException) {
       return c.json({ message: err.message || "Request failed" }, err.status);
     }
+    const sqlState = dataErrorState(err);
+    if (sqlState) {
+      // A value the routes' validation let through and PostgreSQL refused: the client's input,
+      // so a 400 (without the database's words); logged, because a validation rule is missing.
+      log.warn("Database refused a value on {method} {path} request_id={requestId}: {error}", {
+        method: c.req.method,
+        path: c.req.path,
+        requestId: c.var.requestId,
+        sqlState,
+        ...errorFields(err),
+      });
+      return c.json({ message: "Invalid value in request: the database refused it" }, 400);
+    }
     log.error("Unhandled error on {method} {path} request_id={requestId}: {stack}", {
       method: c.req.method,
       path: c.req.path,
@@ -135,4 +146,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
 
   return app;
+}
+
+/**
+ * The SQLSTATE of a PostgreSQL error that a client's value caused: class 22 (data exception: out
+ * of range, invalid text, NUL, ...) or 23503 (a reference to a row that is gone). Undefined for
+ * anything else.
+ */
+function dataErrorState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return undefined;
+  return /^22[0-9A-Z]{3}$/.test(code) || code === "23503" ? code : undefined;
 }

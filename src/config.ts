@@ -1,7 +1,7 @@
 import { ConfigError } from "./errors.ts";
 
 /** Everything the HTTP server reads from its environment, validated. */
-export interface ServerConfig {
+export interface ServerConfig extends SecuritySettings {
   host: string;
   port: number;
   /** A real PostgreSQL server, or undefined for the embedded database under `dataDir`. */
@@ -150,7 +150,49 @@ export async function loadServerConfig(env: Env): Promise<ServerConfig> {
     loginMaxFailures: intFrom(env, "LOGIN_MAX_FAILURES", 10, 0, 1_000_000),
     loginWindowSeconds: intFrom(env, "LOGIN_WINDOW_SECONDS", 900, 0, 365 * 86400),
     authRequestsPerMinute: intFrom(env, "AUTH_REQUESTS_PER_MINUTE", 60, 0, 1_000_000),
+    ...securityFrom(env),
   };
+}
+
+/** The settings of the defences against abuse (README, "Security"). */
+export interface SecuritySettings {
+  /** A request body not complete this long after the request started answers 408. */
+  bodyTimeoutSeconds: number;
+  /**
+   * The API's public base URL (`PUBLIC_URL`, e.g. `https://api.example.com`), for absolute `Link`
+   * references; undefined: `Link` uses references relative to the request, never its `Host`.
+   */
+  publicUrl?: string;
+}
+
+/**
+ * Reads the {@linkcode SecuritySettings}.
+ *
+ * @example
+ * ```ts
+ * const { bodyTimeoutSeconds } = securityFrom({ BODY_TIMEOUT_SECONDS: "5" }); // 5
+ * ```
+ */
+export function securityFrom(env: Env): SecuritySettings {
+  return {
+    bodyTimeoutSeconds: intFrom(env, "BODY_TIMEOUT_SECONDS", 10, 1, 3600),
+    publicUrl: publicUrlFrom(env.PUBLIC_URL),
+  };
+}
+
+function publicUrlFrom(raw: string | undefined): string | undefined {
+  const text = raw?.trim();
+  if (!text) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch { /* reported below */ }
+  if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash || url.username) {
+    throw new ConfigError(
+      `PUBLIC_URL must be an http(s) URL without query, fragment or credentials, got "${text}"`,
+    );
+  }
+  return url.href.replace(/\/+$/, "");
 }
 
 async function resolveSecret(

@@ -66,8 +66,44 @@ export function requiredString(name: string): z.ZodString {
 }
 
 /**
+ * What is wrong with a piece of client text that PostgreSQL cannot store or that is not text at
+ * all, naming it: a NUL character (PostgreSQL's text refuses it) or a lone surrogate (half of a
+ * UTF-16 pair, which has no UTF-8 form and would be stored as U+FFFD). Undefined when it is fine.
+ * Every string a client sends goes through this, in the zod fields below and in the request guard.
+ *
+ * @example
+ * ```ts
+ * textProblem("title", "a\u0000b"); // "title must not contain a NUL character (U+0000)"
+ * textProblem("title", "fine");     // undefined
+ * ```
+ */
+export function textProblem(name: string, text: string): string | undefined {
+  if (text.includes("\0")) return `${name} must not contain a NUL character (U+0000)`;
+  if (!text.isWellFormed()) {
+    return `${name} must not contain a lone surrogate (half of a UTF-16 pair, not a character)`;
+  }
+  return undefined;
+}
+
+/**
+ * A required string field that PostgreSQL can store: see {@linkcode textProblem}.
+ *
+ * @example
+ * ```ts
+ * const body = z.strictObject({ note: safeString("note") });
+ * ```
+ */
+export function safeString(name: string): z.ZodString {
+  return requiredString(name).superRefine((s, ctx) => {
+    const problem = textProblem(name, s);
+    if (problem) ctx.addIssue({ code: "custom", message: problem, abort: true });
+  });
+}
+
+/**
  * A required string field whose length, counted in characters (code points, as PostgreSQL counts
- * them, so an emoji is one), is within `min` and `max`.
+ * them, so an emoji is one), is within `min` and `max`, and that PostgreSQL can store (no NUL, no
+ * lone surrogate).
  *
  * @example
  * ```ts
@@ -79,7 +115,7 @@ export function textField(name: string, limits: { min: number; max: number }): z
   const short = limits.min === 1
     ? `${name} must not be empty`
     : `${name} must be at least ${limits.min} characters`;
-  return requiredString(name)
+  return safeString(name)
     .refine((s) => s.length >= limits.min && length(s) >= limits.min, short)
     .refine((s) => length(s) <= limits.max, `${name} must be at most ${limits.max} characters`);
 }

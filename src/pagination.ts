@@ -50,24 +50,32 @@ export function lastPage(total: number, perPage: number): number {
 
 /**
  * The `Link` header for page `page` of `total` items: `first` and `last` always, `prev` unless on
- * page 1, `next` unless on or past the last page. Other query parameters are kept, first.
+ * page 1, `next` unless on or past the last page. Other query parameters are kept, first. The
+ * references are relative to the request (`</tasks?page=2&per_page=5>`, RFC 8288 resolves them
+ * against the request's URL) unless `base` gives the API's public URL: the request's own `Host`
+ * is never used, so a forged one cannot end up in a link.
  *
  * @example
  * ```ts
- * linkHeader(new URL("http://h/tasks?page=2&per_page=5"), { page: 2, perPage: 5, total: 23 });
- * // <http://h/tasks?page=1&per_page=5>; rel="first", <...page=1...>; rel="prev",
- * // <...page=3...>; rel="next", <...page=5...>; rel="last"
+ * linkHeader("/tasks", "page=2&per_page=5", { page: 2, perPage: 5, total: 23 });
+ * // </tasks?page=1&per_page=5>; rel="first", </tasks?page=1&per_page=5>; rel="prev",
+ * // </tasks?page=3&per_page=5>; rel="next", </tasks?page=5&per_page=5>; rel="last"
  * ```
  */
-export function linkHeader(url: URL, options: PageRequest & { total: number }): string {
+export function linkHeader(
+  path: string,
+  query: string,
+  options: PageRequest & { total: number; base?: string },
+): string {
   const { page, perPage, total } = options;
   const last = lastPage(total, perPage);
-  // One URL parse per request, then plain strings: this runs on every GET /tasks.
-  const u = new URL(url);
-  u.searchParams.delete("page");
-  u.searchParams.delete("per_page");
-  const base = `${u.href}${u.search ? "&" : "?"}page=`;
-  const link = (n: number, rel: string) => `<${base}${n}&per_page=${perPage}>; rel="${rel}"`;
+  // One parse per request, then plain strings: this runs on every GET /tasks.
+  const params = new URLSearchParams(query);
+  params.delete("page");
+  params.delete("per_page");
+  const kept = params.toString();
+  const target = `${options.base ?? ""}${encodeURI(path)}?${kept ? `${kept}&` : ""}page=`;
+  const link = (n: number, rel: string) => `<${target}${n}&per_page=${perPage}>; rel="${rel}"`;
   const links = [link(1, "first")];
   if (page > 1) links.push(link(page - 1, "prev"));
   if (page < last) links.push(link(page + 1, "next"));

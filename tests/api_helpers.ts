@@ -5,7 +5,7 @@
  */
 import type { Hono } from "hono";
 import { createApp } from "../src/app.ts";
-import type { ServerConfig } from "../src/config.ts";
+import { securityFrom, type ServerConfig } from "../src/config.ts";
 import type { Database } from "../src/db/database.ts";
 import type { AppEnv } from "../src/http.ts";
 import { openTestDb, uniqueName } from "./db_helpers.ts";
@@ -28,6 +28,7 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
     loginMaxFailures: 10,
     loginWindowSeconds: 900,
     authRequestsPerMinute: 0,
+    ...securityFrom({}),
     ...overrides,
   };
 }

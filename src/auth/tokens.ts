@@ -43,6 +43,9 @@ export interface TokenService {
 }
 
 const ALG = "HS256";
+const MAX_INT4 = 2_147_483_647;
+// How far ahead of ours another server's clock may be when it issues a token.
+const CLOCK_SKEW_SECONDS = 60;
 const VERIFIED_CACHE_SIZE = 10_000;
 
 /**
@@ -114,12 +117,21 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
           : "Invalid token: not a refresh token",
       );
     }
+    // User ids are int4: a larger `sub` names nobody (and PostgreSQL would refuse it).
     const sub = claims.sub;
-    if (
-      typeof sub !== "string" || !/^[1-9]\d{0,9}$/.test(sub) || typeof claims.jti !== "string"
-    ) {
+    const userId = typeof sub === "string" && /^[1-9]\d{0,9}$/.test(sub) ? Number(sub) : 0;
+    if (userId > MAX_INT4 || userId < 1 || typeof claims.jti !== "string") {
       throw AppError.unauthorized("Invalid token");
     }
-    return { userId: Number(sub), jti: claims.jti, exp: claims.exp };
+    // A token living longer than configured was not issued by this configuration (a leaked key,
+    // or a lifetime since shortened): refuse it rather than honour the longer life.
+    const iat = claims.iat;
+    if (
+      typeof iat !== "number" || claims.exp - iat > ttl[type] ||
+      iat > clock() / 1000 + CLOCK_SKEW_SECONDS
+    ) {
+      throw AppError.unauthorized("Invalid token: lifetime longer than configured");
+    }
+    return { userId, jti: claims.jti, exp: claims.exp };
   }
 }

@@ -58,6 +58,8 @@ function taskId(raw: string): number {
 export interface TaskRouteDeps {
   db: Database;
   tokens: TokenService;
+  /** `PUBLIC_URL`, for absolute `Link` references; relative ones without it. */
+  publicUrl?: string;
 }
 
 /**
@@ -68,7 +70,7 @@ export interface TaskRouteDeps {
  * app.route("/tasks", taskRoutes({ db, tokens }));
  * ```
  */
-export function taskRoutes({ db, tokens }: TaskRouteDeps): Hono<AppEnv> {
+export function taskRoutes({ db, tokens, publicUrl }: TaskRouteDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(requireAccessToken(tokens));
 
@@ -85,7 +87,9 @@ export function taskRoutes({ db, tokens }: TaskRouteDeps): Hono<AppEnv> {
       offset: (page.page - 1) * page.perPage,
     });
     c.header("X-Total-Count", String(total));
-    c.header("Link", linkHeader(new URL(c.req.url), { ...page, total }));
+    const url = c.req.url;
+    const query = url.includes("?") ? url.slice(url.indexOf("?") + 1) : "";
+    c.header("Link", linkHeader(c.req.path, query, { ...page, total, base: publicUrl }));
     return c.json(tasks);
   });
 

@@ -1,0 +1,233 @@
+/**
+ * The first thing every request meets after the request log: what arrives from the client is
+ * checked once, here, before any route sees it, so that no route can forget a check.
+ *
+ * - `Host` must be a host name or address with an optional port (RFC 9112 asks for a 400
+ *   otherwise). Deno builds the request URL from it, so a `Host` such as `a/b` or `a?b` would
+ *   otherwise change the path or the query string the app routes on.
+ * - Query parameters must be text PostgreSQL can store: no NUL, no lone surrogate, no invalid
+ *   UTF-8 (400 naming the parameter).
+ * - The body is read whole, up front: at most `maxBytes` (413, with or without `Content-Length`),
+ *   within `timeoutMs` of the request's start (408: a client cannot hold a request open by
+ *   sending slowly or not at all), as valid UTF-8, with no NUL or lone surrogate in any JSON string
+ *   (400 naming the field). A client that leaves mid-body is an ordinary event: the request ends
+ *   with 499 (nginx's "client closed request") and the request log's line at info, never an
+ *   error. Routes then read the body from Hono's cache (`c.req.text()`, `c.req.json()`, zod
+ *   validators alike).
+ *
+ * @module
+ */
+import type { MiddlewareHandler } from "hono";
+import { AppError } from "./errors.ts";
+import { type AppEnv, textProblem } from "./http.ts";
+
+/** Options for {@linkcode guardRequest}. */
+export interface GuardOptions {
+  /** Larger bodies answer 413. */
+  maxBytes: number;
+  /** A body not complete this long after the request started answers 408. */
+  timeoutMs: number;
+}
+
+// A reg-name (letters, digits, `-._~`) or an IP literal in brackets, then an optional port.
+const HOST = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+const fatalUtf8 = new TextDecoder("utf-8", { fatal: true });
+const lenientUtf8 = new TextDecoder("utf-8");
+
+/** The client closed the connection before its body was complete. */
+export class ClientGoneError extends AppError {
+  constructor(cause: unknown) {
+    super("The client closed the connection before sending the whole body", {
+      status: 499,
+      cause,
+    });
+  }
+}
+
+/**
+ * The middleware. Mount it right after the request log, before any route.
+ *
+ * @example
+ * ```ts
+ * app.use(guardRequest({ maxBytes: 1024 * 1024, timeoutMs: 10_000 }));
+ * ```
+ */
+export function guardRequest(options: GuardOptions): MiddlewareHandler<AppEnv> {
+  return async function guardRequest(c, next) {
+    const started = performance.now();
+    const host = c.req.header("host");
+    if (host !== undefined && !HOST.test(host)) {
+      throw AppError.badRequest("Invalid Host header: expected a host name or address and a port");
+    }
+    // Only a query with escapes can hold a NUL, a surrogate or a broken UTF-8 sequence.
+    if (c.req.url.includes("%")) checkQuery(c.req.url);
+    const body = c.req.raw.body;
+    if (body) {
+      const declared = c.req.header("content-length");
+      if (
+        declared !== undefined && !c.req.raw.headers.has("transfer-encoding") &&
+        Number(declared) > options.maxBytes
+      ) {
+        throw tooLarge(options.maxBytes);
+      }
+      const deadline = started + options.timeoutMs;
+      const bytes = await readBody(body, options.maxBytes, deadline);
+      const text = decodeBody(bytes);
+      // Hono reads bodies through this cache: c.req.text(), c.req.json() and validators.
+      const cache = c.req.bodyCache as Record<string, Promise<unknown>>;
+      cache.text = Promise.resolve(text);
+    }
+    await next();
+  };
+}
+
+function tooLarge(maxBytes: number): AppError {
+  return AppError.http(413, `Request body is larger than ${maxBytes} bytes`);
+}
+
+/** Reads a body whole: at most `maxBytes`, complete by `deadline` (a `performance.now()` time). */
+async function readBody(
+  body: ReadableStream<Uint8Array>,
+  maxBytes: number,
+  deadline: number,
+): Promise<Uint8Array> {
+  const reader = body.getReader();
+  let timedOut = false;
+  // Cancelling the reader ends a read that is waiting for bytes that do not come.
+  const timer = setTimeout(() => {
+    timedOut = true;
+    reader.cancel().catch(() => {});
+  }, Math.max(0, deadline - performance.now()));
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } catch (err) {
+        if (timedOut) break;
+        throw new ClientGoneError(err);
+      }
+      if (result.done) break;
+      size += result.value.length;
+      if (size > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge(maxBytes);
+      }
+      chunks.push(result.value);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  if (timedOut) {
+    throw AppError.http(408, "Request body not received in time", {
+      headers: { Connection: "close" },
+    });
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/** The body as text: valid UTF-8, and no NUL or lone surrogate in a JSON string. */
+function decodeBody(bytes: Uint8Array): string {
+  let text: string;
+  try {
+    text = fatalUtf8.decode(bytes);
+  } catch {
+    // Which field? Decode leniently (U+FFFD for each bad sequence) and look for it.
+    const lenient = lenientUtf8.decode(bytes);
+    const where = findString(lenient, (s) => s.includes("\uFFFD"));
+    throw AppError.badRequest(
+      where ? `${where} is not valid UTF-8` : "Request body is not valid UTF-8",
+    );
+  }
+  // A NUL or a surrogate can only come from a \u escape; most bodies have none.
+  if (text.includes("\\u") && /\\u(?:0000|[dD][89abAB])/.test(text)) {
+    const where = findString(text, (s) => textProblem("", s) !== undefined);
+    if (where) throw AppError.badRequest(textProblem(where, where.value)!);
+  }
+  return text;
+}
+
+type Found = string & { value: string };
+
+/**
+ * The path (`title`, `tags[2]`, `a.b`) of the first string in a JSON text that `bad` flags, keys
+ * included, with the string itself as `value`; undefined when the text is not JSON (the route
+ * then says "Malformed JSON") or nothing is flagged.
+ */
+function findString(text: string, bad: (s: string) => boolean): Found | undefined {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const found = (path: string, value: string) =>
+    Object.assign(path || "the request body", { value }) as Found;
+  const walk = (value: unknown, path: string): Found | undefined => {
+    if (typeof value === "string") return bad(value) ? found(path, value) : undefined;
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const hit = walk(value[i], `${path}[${i}]`);
+        if (hit) return hit;
+      }
+      return undefined;
+    }
+    if (value === null || typeof value !== "object") return undefined;
+    for (const [key, child] of Object.entries(value)) {
+      const name = path ? `${path}.${key}` : key;
+      if (bad(key)) return found(`the field name ${JSON.stringify(name)}`, key);
+      const hit = walk(child, name);
+      if (hit) return hit;
+    }
+    return undefined;
+  };
+  return walk(data, "");
+}
+
+/** Every query parameter must decode to text PostgreSQL can store. */
+function checkQuery(url: string): void {
+  const q = url.indexOf("?");
+  if (q < 0) return;
+  for (const part of url.slice(q + 1).split("&")) {
+    const eq = part.indexOf("=");
+    const rawName = eq < 0 ? part : part.slice(0, eq);
+    const rawValue = eq < 0 ? "" : part.slice(eq + 1);
+    const name = decodeQuery(rawName, undefined);
+    const value = decodeQuery(rawValue, name);
+    const problem = textProblem(`query parameter ${JSON.stringify(name)}`, name) ??
+      textProblem(`query parameter ${JSON.stringify(name)}`, value);
+    if (problem) throw AppError.badRequest(problem);
+  }
+}
+
+/**
+ * Decodes like Hono does (a `%` that starts no escape stays as it is), except that escapes which
+ * are not UTF-8 (`%FF`, an encoded surrogate) are a 400 instead of being kept raw.
+ */
+function decodeQuery(raw: string, name: string | undefined): string {
+  const text = raw.replaceAll("+", " ");
+  if (!text.includes("%")) return text;
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (escapes) => {
+      try {
+        return decodeURIComponent(escapes);
+      } catch {
+        const what = name === undefined
+          ? "a query parameter name"
+          : `query parameter ${JSON.stringify(name)}`;
+        throw AppError.badRequest(`${what} is not valid UTF-8`);
+      }
+    });
+  }
+}
