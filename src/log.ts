@@ -10,6 +10,7 @@ import {
 } from "@logtape/logtape";
 import { getFileSink } from "@logtape/file";
 import { dirname } from "node:path";
+import { escapingFormatter } from "./log_escape.ts";
 
 /** Options for {@linkcode setupLogging}. */
 export interface LoggingOptions {
@@ -28,7 +29,9 @@ export interface LoggingOptions {
   file?: string;
 }
 
-const textFormatter = getTextFormatter({ timestamp: "date-time-timezone", value: "bare" });
+const textFormatter = escapingFormatter(
+  getTextFormatter({ timestamp: "date-time-timezone", value: "bare" }),
+);
 const encoder = new TextEncoder();
 
 function writerSink(out: { writeSync(p: Uint8Array): number }): Sink {
@@ -109,7 +112,9 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
   if (options.file) {
     await Deno.mkdir(dirname(options.file), { recursive: true });
     sinks.file = getFileSink(options.file, {
-      formatter: getJsonLinesFormatter({ properties: "nest:properties", message: "rendered" }),
+      formatter: escapingFormatter(
+        getJsonLinesFormatter({ properties: "nest:properties", message: "rendered" }),
+      ),
       lazy: true,
     }) as unknown as Sink;
     sinks.file = withFilter(sinks.file, options.level);
