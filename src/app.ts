@@ -16,6 +16,7 @@ import { DatabaseUnavailableError } from "./db/errors.ts";
 import { AppError } from "./errors.ts";
 import type { AppEnv } from "./http.ts";
 import { errorFields } from "./log.ts";
+import { AllowedMethods } from "./methods.ts";
 import { guardRequest } from "./request_guard.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { taskRoutes } from "./routes/tasks.ts";
@@ -66,6 +67,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     await next();
     c.res.headers.set("X-Request-Id", requestId);
     c.res.headers.set("X-Content-Type-Options", "nosniff");
+    // Tokens and task data must not be kept by a browser or a shared cache; an answer that may be
+    // cached (a static asset) says so itself.
+    if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
     // Never the headers or the body: they carry tokens and passwords. The line is built here
     // rather than from a template: this runs on every request, and templates inspect each value.
     const ms = Math.round((performance.now() - start) * 10) / 10;
@@ -101,7 +105,18 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", authRoutes({ db, tokens, config, clock }));
   app.route("/tasks", taskRoutes({ db, tokens, publicUrl: config.publicUrl }));
 
-  app.notFound((c) => c.json({ message: `Not found: ${c.req.method} ${c.req.path}` }, 404));
+  const allowed = new AllowedMethods(() => app.routes);
+  app.notFound((c) => {
+    const allow = allowed.of(c.req.path);
+    if (allow === undefined) {
+      return c.json({ message: `Not found: ${c.req.method} ${c.req.path}` }, 404);
+    }
+    return c.json(
+      { message: `Method ${c.req.method} not allowed on ${c.req.path} (allowed: ${allow})` },
+      405,
+      { Allow: allow },
+    );
+  });
 
   app.onError((err, c) => {
     if (err instanceof DatabaseUnavailableError) {

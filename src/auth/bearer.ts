@@ -6,6 +6,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { AppError } from "../errors.ts";
 import type { AppEnv } from "../http.ts";
+import { hasEndpoint } from "../methods.ts";
 import type { TokenService } from "./tokens.ts";
 
 /**
@@ -36,6 +37,8 @@ export function bearerToken(c: Context): string {
  */
 export function requireAccessToken(tokens: TokenService): MiddlewareHandler<AppEnv> {
   return async function requireAccessToken(c, next) {
+    // No route for this method and path: let it end as the 404 or 405 it is.
+    if (!hasEndpoint(c)) return await next();
     const { userId } = await tokens.verify(bearerToken(c), "access");
     c.set("userId", userId);
     await next();
