@@ -17,7 +17,7 @@ export async function tempDir(): Promise<{ path: string; remove(): Promise<void>
 /** Parses a whole CSV text into records. */
 export function parseCsv(text: string, delimiter = ","): string[][] {
   const out: string[][] = [];
-  const p = new CsvParser({ delimiter }, (fields) => out.push(fields));
+  const p = new CsvParser({ delimiter }, (record) => out.push(record.strings()));
   p.push(text);
   p.finish();
   return out;

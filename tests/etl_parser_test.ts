@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { CsvParser, UNTERMINATED_QUOTE } from "../src/etl/csv_parser.ts";
-import { CsvSource, firstInvalidUtf8, sniffDelimiter } from "../src/etl/csv_source.ts";
+import { CsvSource, sniffDelimiter } from "../src/etl/csv_source.ts";
+import { firstInvalid, Utf8Chunks } from "../src/etl/utf8_input.ts";
 import { InputError } from "../src/errors.ts";
 
 const SPECTRUM = new URL("./fixtures/csv-spectrum/", import.meta.url);
@@ -12,15 +13,16 @@ interface Rec {
   flags: number;
 }
 
-/** Parses `text` fed in pieces of `step` characters (0: all at once). */
+/** Parses `text` fed in pieces of `step` bytes (0: all at once). */
 function parse(text: string, step = 0, delimiter = ","): Rec[] {
   const out: Rec[] = [];
   const p: CsvParser = new CsvParser(
     { delimiter },
-    (fields, line, flags) => out.push({ fields, line, flags }),
+    (record, line, flags) => out.push({ fields: record.strings(), line, flags }),
   );
-  if (step === 0) p.push(text);
-  else for (let i = 0; i < text.length; i += step) p.push(text.slice(i, i + step));
+  const bytes = new TextEncoder().encode(text);
+  if (step === 0) p.push(bytes);
+  else for (let i = 0; i < bytes.length; i += step) p.push(bytes.slice(i, i + step));
   p.finish();
   return out;
 }
@@ -72,11 +74,11 @@ Deno.test("parser: a chunk parsed in steps gives the same records and lines", ()
     const out: Rec[] = [];
     const p = new CsvParser(
       { delimiter: "," },
-      (fields, line, flags) => out.push({ fields, line, flags }),
+      (record, line, flags) => out.push({ fields: record.strings(), line, flags }),
     );
-    // Two chunks, each parsed a few characters at a time.
+    // Two chunks, each parsed a few bytes at a time.
     for (const chunk of [text.slice(0, 13), text.slice(13)]) {
-      p.begin(chunk);
+      p.begin(new TextEncoder().encode(chunk));
       while (!p.next(step));
     }
     p.finish();
@@ -127,7 +129,7 @@ async function readAll(
     ...options,
   });
   const rows: { fields: string[]; line: number }[] = [];
-  await src.stream((fields, line) => rows.push({ fields: fields.slice(), line }));
+  await src.stream((record, line) => rows.push({ fields: record.strings(), line }));
   return { header: src.header, rows, delimiter: src.delimiter };
 }
 
@@ -187,10 +189,41 @@ Deno.test("source: missing, empty, directory and unknown encoding", async () => 
   }
 });
 
-Deno.test("firstInvalidUtf8: finds the bad byte, tolerates a sequence cut by the chunk", () => {
+Deno.test("firstInvalid: finds the bad byte", () => {
   const enc = new TextEncoder();
-  assert.equal(firstInvalidUtf8(enc.encode("héllo")), 6);
-  assert.equal(firstInvalidUtf8(new Uint8Array([0x61, 0xff, 0x61])), 1);
-  assert.equal(firstInvalidUtf8(new Uint8Array([0x61, 0xc3])), 2);
-  assert.equal(firstInvalidUtf8(new Uint8Array([0xa9, 0x61, 0xed, 0xa0, 0x80])), 2); // surrogate
+  assert.equal(firstInvalid(enc.encode("héllo")), 6);
+  assert.equal(firstInvalid(new Uint8Array([0x61, 0xff, 0x61])), 1);
+  assert.equal(firstInvalid(new Uint8Array([0x61, 0xc3])), 1); // cut short
+  assert.equal(firstInvalid(new Uint8Array([0x61, 0xed, 0xa0, 0x80])), 1); // a surrogate
+  assert.equal(firstInvalid(new Uint8Array([0xc0, 0x80])), 0); // overlong
+});
+
+Deno.test("utf-8 chunks: checked in place, BOM dropped, characters split across chunks", () => {
+  const bytes = new TextEncoder().encode("\ufeffé,😀\nx€\n");
+  for (let step = 1; step <= bytes.length; step++) {
+    const u = new Utf8Chunks("utf-8");
+    const parts: number[] = [];
+    for (let i = 0; i < bytes.length; i += step) {
+      const r = u.next(bytes.subarray(i, i + step));
+      assert.equal(r.bad, -1, `step ${step} at ${i}`);
+      parts.push(...r.bytes);
+    }
+    assert.equal(u.end().bad, -1);
+    assert.equal(new TextDecoder().decode(new Uint8Array(parts)), "é,😀\nx€\n", `step ${step}`);
+  }
+  // Not a BOM: the bytes stay.
+  const u = new Utf8Chunks("utf-8");
+  assert.deepEqual([...u.next(new Uint8Array([0xef])).bytes], []);
+  assert.equal(u.next(new Uint8Array([0xbb, 0x41])).bad, 0);
+  // Invalid bytes, in a chunk or split over two; a file that ends inside a character.
+  assert.equal(new Utf8Chunks("utf-8").next(new Uint8Array([0x61, 0x0a, 0xff])).bad, 2);
+  const v = new Utf8Chunks("utf-8");
+  assert.equal(v.next(new Uint8Array([0x61, 0xe2])).bad, -1);
+  assert.equal(v.next(new Uint8Array([0x28, 0x61])).bad, 0);
+  const w = new Utf8Chunks("utf-8");
+  w.next(new Uint8Array([0x61, 0xe2, 0x82]));
+  assert.equal(w.end().bad, 0);
+  // Other encodings are decoded and written as UTF-8.
+  const l = new Utf8Chunks("latin1");
+  assert.equal(new TextDecoder().decode(l.next(new Uint8Array([0x4a, 0xe9])).bytes), "Jé");
 });

@@ -1,8 +1,11 @@
 /**
- * Per-type converters, chosen once per column: each takes a raw CSV value that is not a null
- * token and returns either the value as COPY text or an {@linkcode Invalid} saying why not.
- * Returning the COPY text directly (usually the trimmed input itself) avoids parsing into JS
- * numbers and formatting back; PostgreSQL parses the text once, as `\copy` would.
+ * Per-type converters, chosen once per column: each takes a value's UTF-8 bytes (a range of the
+ * parser's buffer, trimmed, not a null token), checks it, and writes it to the batch's COPY
+ * text, or returns an {@linkcode Invalid} saying why not. Working on the bytes as read, the
+ * loader never makes a string of a value it loads: most converters copy the bytes through once
+ * they are checked, and PostgreSQL parses the text once, as `\copy` would.
+ *
+ * {@linkcode convertValue} runs the same converters on a string (tests, defaults, inference).
  *
  * @example
  * ```ts
@@ -10,9 +13,11 @@
  * convertValue("integer", "12x"); // { kind: "not an integer" }
  * convertValue("boolean", "Yes"); // "t"
  * ```
+ *
+ * @module
  */
 import type { ColumnType } from "./schema.ts";
-import { copyEscape } from "./copy_text.ts";
+import { CopyBuffer, copyEscape } from "./copy_text.ts";
 
 /** Why a value does not convert; one shared object per kind, so failing costs no allocation. */
 export interface Invalid {
@@ -20,10 +25,10 @@ export interface Invalid {
 }
 
 /**
- * COPY text for a valid value, an {@linkcode Invalid} otherwise. `value` is the raw value
- * trimmed (the caller trims once for the null check and the conversion); text uses `raw`.
+ * Checks the value `b[s..e)` (trimmed) and writes its COPY text to `out`: null when it is
+ * valid, else an {@linkcode Invalid} (and `out` may hold part of the value: the caller rewinds).
  */
-export type Converter = (value: string, raw: string) => string | Invalid;
+export type Converter = (b: Uint8Array, s: number, e: number, out: CopyBuffer) => Invalid | null;
 
 const NOT_INTEGER: Invalid = { kind: "not an integer" };
 const INT4_RANGE: Invalid = { kind: "out of range for integer" };
@@ -35,11 +40,71 @@ const NOT_DATE: Invalid = { kind: "not a date (YYYY-MM-DD)" };
 const BAD_DATE: Invalid = { kind: "not a real calendar date" };
 const NOT_TIMESTAMP: Invalid = { kind: "not an ISO 8601 timestamp" };
 
+// --- whitespace: exactly what String.prototype.trim removes, on UTF-8 bytes ----------------
+
+/** First bytes of the whitespace characters trim() removes (ASCII ones, and UTF-8 leads). */
+const WS_FIRST = new Uint8Array(256);
+/** Last bytes of the same characters. */
+const WS_LAST = new Uint8Array(256);
+for (const c of [9, 10, 11, 12, 13, 32]) WS_FIRST[c] = WS_LAST[c] = 1;
+for (const c of [0xc2, 0xe1, 0xe2, 0xe3, 0xef]) WS_FIRST[c] = 1;
+for (const c of [0xa0, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a]) {
+  WS_LAST[c] = 1;
+}
+for (const c of [0xa8, 0xa9, 0xaf, 0x9f, 0xbf]) WS_LAST[c] = 1;
+
+/** Byte length of the whitespace character at `b[i]` (before `e`), 0 when it is not one. */
+function spaceAt(b: Uint8Array, i: number, e: number): number {
+  const c = b[i];
+  if (c < 0x80) return c === 32 || (c >= 9 && c <= 13) ? 1 : 0;
+  if (c === 0xc2) return i + 1 < e && b[i + 1] === 0xa0 ? 2 : 0; // U+00A0
+  if (i + 2 >= e) return 0;
+  const c1 = b[i + 1], c2 = b[i + 2];
+  if (c === 0xe2) {
+    if (c1 === 0x80) {
+      // U+2000-200A, U+2028, U+2029, U+202F
+      return c2 <= 0x8a && c2 >= 0x80 || c2 === 0xa8 || c2 === 0xa9 || c2 === 0xaf ? 3 : 0;
+    }
+    return c1 === 0x81 && c2 === 0x9f ? 3 : 0; // U+205F
+  }
+  if (c === 0xe1) return c1 === 0x9a && c2 === 0x80 ? 3 : 0; // U+1680
+  if (c === 0xe3) return c1 === 0x80 && c2 === 0x80 ? 3 : 0; // U+3000
+  if (c === 0xef) return c1 === 0xbb && c2 === 0xbf ? 3 : 0; // U+FEFF
+  return 0;
+}
+
+/** Byte length of the whitespace character that ends at `e` (after `s`), 0 when none. */
+function spaceBefore(b: Uint8Array, s: number, e: number): number {
+  const c = b[e - 1];
+  if (c < 0x80) return c === 32 || (c >= 9 && c <= 13) ? 1 : 0;
+  if (e - 2 >= s && b[e - 2] === 0xc2) return c === 0xa0 ? 2 : 0;
+  return e - 3 >= s && spaceAt(b, e - 3, e) === 3 ? 3 : 0;
+}
+
+/** Whether `b[s..e)` may start or end with whitespace (two table reads; exact test follows). */
+export function mayNeedTrim(b: Uint8Array, s: number, e: number): boolean {
+  return s < e && (WS_FIRST[b[s]] === 1 || WS_LAST[b[e - 1]] === 1);
+}
+
+/** Start of `b[s..e)` without leading whitespace. */
+export function trimStart(b: Uint8Array, s: number, e: number): number {
+  let n: number;
+  while (s < e && (n = spaceAt(b, s, e)) > 0) s += n;
+  return s;
+}
+
+/** End of `b[s..e)` without trailing whitespace. */
+export function trimEnd(b: Uint8Array, s: number, e: number): number {
+  let n: number;
+  while (e > s && (n = spaceBefore(b, s, e)) > 0) e -= n;
+  return e;
+}
+
 /** True when `v` has whitespace at either end (cheap: two char reads). */
 export function needsTrim(v: string): boolean {
   const n = v.length;
   return n > 0 && (v.charCodeAt(0) <= 32 || v.charCodeAt(n - 1) <= 32 ||
-    v.charCodeAt(0) === 0xa0 || v.charCodeAt(n - 1) === 0xa0);
+    v.charCodeAt(0) >= 0xa0 || v.charCodeAt(n - 1) >= 0xa0);
 }
 
 /** `v` without surrounding whitespace, allocating only when there is some. */
@@ -47,79 +112,122 @@ export function trimmed(v: string): string {
   return needsTrim(v) ? v.trim() : v;
 }
 
-function isDigits(s: string, from: number): boolean {
-  const n = s.length;
-  if (from >= n) return false;
-  for (let i = from; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
-}
-
-/** Compares unsigned digit strings without leading zeros: is `a` greater than `limit`? */
-function exceeds(digits: string, limit: string): boolean {
-  if (digits.length !== limit.length) return digits.length > limit.length;
-  return digits > limit;
-}
+// --- numbers ---------------------------------------------------------------------------------
 
 function integerConverter(max: string, min: string, range: Invalid): Converter {
   const maxLen = max.length;
-  return (s) => {
-    const c0 = s.charCodeAt(0);
-    const start = c0 === 45 || c0 === 43 ? 1 : 0;
-    if (!isDigits(s, start)) return NOT_INTEGER;
-    if (s.length - start >= maxLen) {
-      let i = start;
-      while (i < s.length - 1 && s.charCodeAt(i) === 48) i++;
-      if (exceeds(s.slice(i), c0 === 45 ? min : max)) return range;
+  const maxBytes = new TextEncoder().encode(max), minBytes = new TextEncoder().encode(min);
+  return (b, s, e, out) => {
+    const c0 = b[s];
+    let i = c0 === 45 || c0 === 43 ? s + 1 : s;
+    if (i >= e) return NOT_INTEGER;
+    for (let k = i; k < e; k++) if (((b[k] - 48) >>> 0) > 9) return NOT_INTEGER;
+    if (e - i >= maxLen) {
+      while (i < e - 1 && b[i] === 48) i++;
+      if (exceeds(b, i, e, c0 === 45 ? minBytes : maxBytes)) return range;
     }
-    return s;
+    out.putBytes(b, s, e);
+    return null;
   };
 }
 
-const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+/** Are the digits `b[i..e)` (no leading zeros) a greater number than `limit`? */
+function exceeds(b: Uint8Array, i: number, e: number, limit: Uint8Array): boolean {
+  if (e - i !== limit.length) return e - i > limit.length;
+  for (let k = 0; k < limit.length; k++) {
+    if (b[i + k] !== limit[k]) return b[i + k] > limit[k];
+  }
+  return false;
+}
 
-const numericConverter: Converter = (s) => {
-  return DECIMAL.test(s) ? s : NOT_NUMBER;
+/**
+ * Checks decimal notation, `[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?`: returns the offset of the
+ * exponent marker (or `e` when there is none), -1 when the text is not a decimal number.
+ */
+function decimalShape(b: Uint8Array, s: number, e: number): number {
+  let i = s;
+  if (i < e && (b[i] === 43 || b[i] === 45)) i++;
+  const d0 = i;
+  while (i < e && b[i] >= 48 && b[i] <= 57) i++;
+  const intDigits = i - d0;
+  let fracDigits = 0;
+  if (i < e && b[i] === 46) {
+    i++;
+    const f0 = i;
+    while (i < e && b[i] >= 48 && b[i] <= 57) i++;
+    fracDigits = i - f0;
+  }
+  if (intDigits === 0 && fracDigits === 0) return -1;
+  if (i === e) return e;
+  const mark = i;
+  if (b[i] !== 101 && b[i] !== 69) return -1; // e E
+  i++;
+  if (i < e && (b[i] === 43 || b[i] === 45)) i++;
+  const x0 = i;
+  while (i < e && b[i] >= 48 && b[i] <= 57) i++;
+  return i === e && i > x0 ? mark : -1;
+}
+
+const numericConverter: Converter = (b, s, e, out) => {
+  if (decimalShape(b, s, e) < 0) return NOT_NUMBER;
+  out.putBytes(b, s, e);
+  return null;
 };
 
-const doubleConverter: Converter = (s) => {
-  if (!DECIMAL.test(s)) return NOT_NUMBER;
+const latin = new TextDecoder("latin1");
+
+const doubleConverter: Converter = (b, s, e, out) => {
+  const mark = decimalShape(b, s, e);
+  if (mark < 0) return NOT_NUMBER;
   // Only a long mantissa or a big exponent can leave double's range (±1.8e308); converting
   // just those keeps Number() off the common path.
-  let e = s.indexOf("e");
-  if (e === -1) e = s.indexOf("E");
-  const mantissa = e === -1 ? s.length : e;
   let exponent = 0;
-  if (e !== -1) {
-    let i = e + 1;
-    const sign = s.charCodeAt(i);
-    if (sign === 43 || sign === 45) i++;
-    for (; i < s.length && exponent < 100_000; i++) exponent = exponent * 10 + s.charCodeAt(i) - 48;
+  if (mark < e) {
+    let i = mark + 1;
+    if (b[i] === 43 || b[i] === 45) i++;
+    for (; i < e && exponent < 100_000; i++) exponent = exponent * 10 + b[i] - 48;
   }
-  if (mantissa + exponent > 300 && !Number.isFinite(Number(s))) return DOUBLE_RANGE;
-  return s;
+  if (mark - s + exponent > 300 && !Number.isFinite(Number(latin.decode(b.subarray(s, e))))) {
+    return DOUBLE_RANGE;
+  }
+  out.putBytes(b, s, e);
+  return null;
 };
 
-const booleanConverter: Converter = (s) => {
-  if (s.length > 5) return NOT_BOOLEAN;
-  switch (s.toLowerCase()) {
-    case "t":
-    case "true":
-    case "y":
-    case "yes":
-    case "1":
-      return "t";
-    case "f":
-    case "false":
-    case "n":
-    case "no":
-    case "0":
-      return "f";
+// --- booleans --------------------------------------------------------------------------------
+
+/** `b[i]` lower-cased if it is an ASCII letter (other bytes never equal a lower-case letter). */
+function lower(b: Uint8Array, i: number): number {
+  return b[i] | 0x20;
+}
+
+const booleanConverter: Converter = (b, s, e, out) => {
+  const n = e - s;
+  let t = -1;
+  if (n === 1) {
+    const c = lower(b, s);
+    t = c === 116 || c === 121 || c === 49 ? 1 : c === 102 || c === 110 || c === 48 ? 0 : -1;
+  } else if (n === 2) {
+    t = lower(b, s) === 110 && lower(b, s + 1) === 111 ? 0 : -1; // no
+  } else if (n === 3) {
+    t = lower(b, s) === 121 && lower(b, s + 1) === 101 && lower(b, s + 2) === 115 ? 1 : -1;
+  } else if (n === 4) {
+    t = lower(b, s) === 116 && lower(b, s + 1) === 114 && lower(b, s + 2) === 117 &&
+        lower(b, s + 3) === 101
+      ? 1
+      : -1;
+  } else if (n === 5) {
+    t = lower(b, s) === 102 && lower(b, s + 1) === 97 && lower(b, s + 2) === 108 &&
+        lower(b, s + 3) === 115 && lower(b, s + 4) === 101
+      ? 0
+      : -1;
   }
-  return NOT_BOOLEAN;
+  if (t < 0) return NOT_BOOLEAN;
+  out.byte(t === 1 ? 116 : 102);
+  return null;
 };
+
+// --- ISO dates and times ---------------------------------------------------------------------
 
 /** Days in month `m` (1-12) of year `y`, proleptic Gregorian as PostgreSQL counts. */
 function daysIn(y: number, m: number): number {
@@ -127,19 +235,12 @@ function daysIn(y: number, m: number): number {
   return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
 }
 
-function digit(s: string, i: number): number {
-  const d = s.charCodeAt(i) - 48;
-  return d >= 0 && d <= 9 ? d : -100_000;
-}
-
-/** Checks `YYYY-MM-DD` at the start of `s`: 1 valid, 0 not the format, -1 not a real date. */
-function checkDate(s: string): number {
-  if (s.length < 10 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return 0;
+/** Checks `YYYY-MM-DD` at `b[s..]`: 1 valid, 0 not the format, -1 not a real date. */
+function checkDate(b: Uint8Array, s: number, e: number): number {
+  if (e - s < 10 || b[s + 4] !== 45 || b[s + 7] !== 45) return 0;
   // `>>> 0` turns a negative (below "0") into a huge number: one test per digit.
-  const y0 = s.charCodeAt(0) - 48, y1 = s.charCodeAt(1) - 48;
-  const y2 = s.charCodeAt(2) - 48, y3 = s.charCodeAt(3) - 48;
-  const m0 = s.charCodeAt(5) - 48, m1 = s.charCodeAt(6) - 48;
-  const d0 = s.charCodeAt(8) - 48, d1 = s.charCodeAt(9) - 48;
+  const y0 = b[s] - 48, y1 = b[s + 1] - 48, y2 = b[s + 2] - 48, y3 = b[s + 3] - 48;
+  const m0 = b[s + 5] - 48, m1 = b[s + 6] - 48, d0 = b[s + 8] - 48, d1 = b[s + 9] - 48;
   if (
     (y0 >>> 0) > 9 || (y1 >>> 0) > 9 || (y2 >>> 0) > 9 || (y3 >>> 0) > 9 ||
     (m0 >>> 0) > 9 || (m1 >>> 0) > 9 || (d0 >>> 0) > 9 || (d1 >>> 0) > 9
@@ -151,70 +252,73 @@ function checkDate(s: string): number {
   return 1;
 }
 
-const dateConverter: Converter = (s) => {
-  if (s.length !== 10) return NOT_DATE;
-  const ok = checkDate(s);
-  return ok === 1 ? s : ok === 0 ? NOT_DATE : BAD_DATE;
+const dateConverter: Converter = (b, s, e, out) => {
+  if (e - s !== 10) return NOT_DATE;
+  const ok = checkDate(b, s, e);
+  if (ok !== 1) return ok === 0 ? NOT_DATE : BAD_DATE;
+  out.putBytes(b, s, e);
+  return null;
 };
 
-/** Two digits at `i` as a number, negative when they are not two digits. */
-function two(s: string, i: number): number {
-  if (i + 1 >= s.length) return -1;
-  const a = s.charCodeAt(i) - 48, b = s.charCodeAt(i + 1) - 48;
-  return (a >>> 0) > 9 || (b >>> 0) > 9 ? -1 : a * 10 + b;
+/** Two digits at `i` as a number, negative when they are not two digits before `e`. */
+function two(b: Uint8Array, i: number, e: number): number {
+  if (i + 1 >= e) return -1;
+  const x = b[i] - 48, y = b[i + 1] - 48;
+  return (x >>> 0) > 9 || (y >>> 0) > 9 ? -1 : x * 10 + y;
 }
 
 /**
  * Parses an ISO 8601 timestamp: `YYYY-MM-DD`, `T` or one space, `hh:mm[:ss[.fraction]]`, then
- * an optional `Z` or `±hh[[:]mm]`. Returns undefined when invalid, else whether it carries an
- * offset. Hand-written rather than a regex: it runs once per value of every timestamp column.
+ * an optional `Z` or `±hh[[:]mm]`. Returns -1 when invalid, 1 when it carries an offset, 0 when
+ * not. Hand-written rather than a regex: it runs once per value of every timestamp column.
  */
-export function timestampOffset(s: string): boolean | undefined {
-  const n = s.length;
-  if (n < 16 || checkDate(s) !== 1) return undefined;
-  const sep = s.charCodeAt(10);
-  if (sep !== 84 && sep !== 116 && sep !== 32) return undefined; // T t space
-  const hh = two(s, 11);
-  if (hh < 0 || hh > 24 || s.charCodeAt(13) !== 58) return undefined;
-  const mm = two(s, 14);
-  if (mm < 0 || mm > 59) return undefined;
-  let i = 16;
+export function timestampShape(b: Uint8Array, s: number, e: number): number {
+  if (e - s < 16 || checkDate(b, s, e) !== 1) return -1;
+  const sep = b[s + 10];
+  if (sep !== 84 && sep !== 116 && sep !== 32) return -1; // T t space
+  const hh = two(b, s + 11, e);
+  if (hh < 0 || hh > 24 || b[s + 13] !== 58) return -1;
+  const mm = two(b, s + 14, e);
+  if (mm < 0 || mm > 59) return -1;
+  let i = s + 16;
   let ss = 0;
-  if (i < n && s.charCodeAt(i) === 58) {
-    ss = two(s, i + 1);
-    if (ss < 0 || ss > 60) return undefined;
+  if (i < e && b[i] === 58) {
+    ss = two(b, i + 1, e);
+    if (ss < 0 || ss > 60) return -1;
     i += 3;
-    const c = s.charCodeAt(i);
-    if (i < n && (c === 46 || c === 44)) {
+    if (i < e && (b[i] === 46 || b[i] === 44)) {
       let k = i + 1;
-      while (k < n && digit(s, k) >= 0) k++;
-      if (k - i - 1 < 1 || k - i - 1 > 9) return undefined;
+      while (k < e && b[k] >= 48 && b[k] <= 57) k++;
+      if (k - i - 1 < 1 || k - i - 1 > 9) return -1;
       i = k;
     }
   }
-  if (hh === 24 && (mm !== 0 || ss !== 0)) return undefined;
-  if (i === n) return false;
-  const c = s.charCodeAt(i);
-  if (c === 90 || c === 122) return i + 1 === n ? true : undefined; // Z z
-  if (c !== 43 && c !== 45) return undefined; // + -
-  const oh = two(s, i + 1);
-  if (oh < 0 || oh > 15) return undefined;
+  if (hh === 24 && (mm !== 0 || ss !== 0)) return -1;
+  if (i === e) return 0;
+  const c = b[i];
+  if (c === 90 || c === 122) return i + 1 === e ? 1 : -1; // Z z
+  if (c !== 43 && c !== 45) return -1; // + -
+  const oh = two(b, i + 1, e);
+  if (oh < 0 || oh > 15) return -1;
   i += 3;
-  if (i === n) return true;
-  if (s.charCodeAt(i) === 58) i++;
-  const om = two(s, i);
-  return om >= 0 && om <= 59 && i + 2 === n ? true : undefined;
+  if (i === e) return 1;
+  if (b[i] === 58) i++;
+  const om = two(b, i, e);
+  return om >= 0 && om <= 59 && i + 2 === e ? 1 : -1;
 }
 
 // A timestamptz without an offset is UTC by contract: the sink loads every batch with the
 // session's TimeZone set to UTC, so the text goes through unchanged.
-const timestampConverter: Converter = (s) => {
-  const offset = timestampOffset(s);
-  if (offset === undefined) return checkDate(s) === -1 ? BAD_DATE : NOT_TIMESTAMP;
-  return s;
+const timestampConverter: Converter = (b, s, e, out) => {
+  if (timestampShape(b, s, e) < 0) return checkDate(b, s, e) === -1 ? BAD_DATE : NOT_TIMESTAMP;
+  out.putBytes(b, s, e);
+  return null;
 };
 
-const textConverter: Converter = (_value, raw) => copyEscape(raw);
+const textConverter: Converter = (b, s, e, out) => {
+  out.putEscapedBytes(b, s, e);
+  return null;
+};
 
 const CONVERTERS: Record<ColumnType, Converter> = {
   text: textConverter,
@@ -233,7 +337,30 @@ export function converterFor(type: ColumnType): Converter {
   return CONVERTERS[type];
 }
 
-/** Converts one raw value (trimming it first): the stage on its own, for tests and defaults. */
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const scratch = new CopyBuffer(256);
+
+/**
+ * Converts one raw value given as a string (trimming it first, as the loader does), with the
+ * converter the loader uses: the COPY text, or an {@linkcode Invalid}.
+ */
 export function convertValue(type: ColumnType, raw: string): string | Invalid {
-  return CONVERTERS[type](trimmed(raw), raw);
+  if (type === "text") return copyEscape(raw);
+  return convertWith(converterFor(type), trimmed(raw));
+}
+
+/** Runs a converter on a (trimmed) string value. */
+export function convertWith(convert: Converter, value: string): string | Invalid {
+  const bytes = encoder.encode(value);
+  scratch.pos = 0;
+  const r = convert(bytes, 0, bytes.length, scratch);
+  return r ?? decoder.decode(scratch.bytes());
+}
+
+/** {@linkcode timestampShape} of a string: undefined when invalid, else whether it has an offset. */
+export function timestampOffset(s: string): boolean | undefined {
+  const b = encoder.encode(s);
+  const r = timestampShape(b, 0, b.length);
+  return r < 0 ? undefined : r === 1;
 }

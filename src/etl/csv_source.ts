@@ -8,11 +8,12 @@
  * ```ts
  * const src = await CsvSource.open({ path: "people.csv" });
  * console.log(src.header, src.delimiter);
- * await src.stream((fields, line) => console.log(line, fields));
+ * await src.stream((record, line) => console.log(line, record.strings()));
  * ```
  */
 import { setImmediate } from "node:timers";
-import { CsvParser, type RecordHandler } from "./csv_parser.ts";
+import { CsvParser, type CsvRecord, type RecordHandler } from "./csv_parser.ts";
+import { Utf8Chunks } from "./utf8_input.ts";
 import { InputError, UsageError } from "../errors.ts";
 
 /** Delimiters the sniffer considers, in order of preference on a tie. */
@@ -60,43 +61,14 @@ export function sniffDelimiter(text: string): string {
   return best;
 }
 
-/** Byte offset of the first invalid UTF-8 sequence in `b` (or `b.length` when none). */
-export function firstInvalidUtf8(b: Uint8Array): number {
-  let i = 0;
-  // A sequence begun in the previous chunk ends in up to three continuation bytes here.
-  while (i < 3 && i < b.length && (b[i] & 0xc0) === 0x80) i++;
-  while (i < b.length) {
-    const c = b[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    let n: number, min: number;
-    if (c >= 0xc2 && c <= 0xdf) [n, min] = [1, 0x80];
-    else if (c >= 0xe0 && c <= 0xef) [n, min] = [2, 0x800];
-    else if (c >= 0xf0 && c <= 0xf4) [n, min] = [3, 0x10000];
-    else return i;
-    let cp = c & (0x3f >> n);
-    for (let k = 1; k <= n; k++) {
-      if (i + k >= b.length) return b.length;
-      const cc = b[i + k];
-      if ((cc & 0xc0) !== 0x80) return i;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
-    i += n + 1;
-  }
-  return b.length;
-}
-
-function countNewlines(s: string): number {
+function countNewlines(b: Uint8Array): number {
   let n = 0;
-  for (let k = s.indexOf("\n"); k !== -1; k = s.indexOf("\n", k + 1)) n++;
+  for (let k = b.indexOf(10); k !== -1; k = b.indexOf(10, k + 1)) n++;
   return n;
 }
 
 interface EarlyRecord {
-  fields: string[];
+  record: CsvRecord;
   line: number;
   flags: number;
 }
@@ -111,7 +83,7 @@ export class CsvSource {
   readonly path: string;
   readonly encoding: string;
   #file: Deno.FsFile;
-  #decoder: TextDecoder;
+  #decoder: Utf8Chunks;
   #parser: CsvParser;
   #buf: Uint8Array;
   #bytesRead: number;
@@ -124,7 +96,7 @@ export class CsvSource {
     path: string;
     encoding: string;
     file: Deno.FsFile;
-    decoder: TextDecoder;
+    decoder: Utf8Chunks;
     parser: CsvParser;
     buf: Uint8Array;
     bytesRead: number;
@@ -180,9 +152,8 @@ export class CsvSource {
       }
       throw new InputError(`cannot read "${path}": ${(err as Error).message}`);
     }
-    const decoder = new TextDecoder(encoding, { fatal: true });
-    // 64 KiB reads (fewer, cheaper I/O operations), parsed in slices (see SLICE_CHARS). The
-    // decoded chunk stays small enough to die young in V8's heap, which keeps memory flat.
+    const decoder = new Utf8Chunks(encoding);
+    // 64 KiB reads (fewer, cheaper I/O operations), parsed in slices (see SLICE_CHARS).
     const buf = new Uint8Array(options.chunkSize ?? (64 << 10));
     let header: string[] | undefined;
     const early: EarlyRecord[] = [];
@@ -192,33 +163,33 @@ export class CsvSource {
     let done = false;
     // The parser calls through this box, so that stream() can take the records over later.
     const box: { handler: RecordHandler } = {
-      handler: (fields, line, flags) => {
-        if (header === undefined) header = fields.slice();
-        else early.push({ fields: fields.slice(), line, flags });
+      handler: (record, line, flags) => {
+        if (header === undefined) header = record.strings();
+        else early.push({ record: record.clone(), line, flags });
       },
     };
-    const onRecord: RecordHandler = (fields, line, flags) => box.handler(fields, line, flags);
+    const onRecord: RecordHandler = (record, line, flags) => box.handler(record, line, flags);
     try {
       while (header === undefined) {
         const chunk = await readChunk(file, buf, path);
         if (chunk === null) {
           const tail = decodeOrThrow(decoder, undefined, parser, path);
           parser ??= new CsvParser(
-            { delimiter: delimiter ?? sniffDelimiter(tail), reuseFields: true },
+            { delimiter: delimiter ?? sniffDelimiter(textOf(tail)) },
             onRecord,
           );
-          if (tail) parser.push(tail);
+          if (tail.length) parser.push(tail);
           parser.finish();
           done = true;
           break;
         }
         bytesRead += chunk.length;
-        const text = decodeOrThrow(decoder, chunk, parser, path);
+        const bytes = decodeOrThrow(decoder, chunk, parser, path);
         if (!parser) {
-          delimiter ??= sniffDelimiter(text);
-          parser = new CsvParser({ delimiter, reuseFields: true }, onRecord);
+          delimiter ??= sniffDelimiter(textOf(bytes));
+          parser = new CsvParser({ delimiter }, onRecord);
         }
-        parser.push(text);
+        parser.push(bytes);
       }
     } catch (err) {
       file.close();
@@ -269,7 +240,7 @@ export class CsvSource {
     // Records parsed along with the header come first.
     for (const r of this.#early) {
       if (this.#stopped) break;
-      onRecord(r.fields, r.line, r.flags);
+      onRecord(r.record, r.line, r.flags);
     }
     this.#early = [];
     this.#box.handler = onRecord;
@@ -291,7 +262,7 @@ export class CsvSource {
         }
         if (chunk === null) {
           const tail = decodeOrThrow(this.#decoder, undefined, parser, this.path);
-          if (tail) parser.push(tail);
+          if (tail.length) parser.push(tail);
           parser.finish();
           this.#done = true;
         } else {
@@ -351,25 +322,25 @@ async function readChunk(
   return n === null ? null : buf.subarray(0, n);
 }
 
+/** The start of the input as text, for the delimiter sniffer. */
+function textOf(bytes: Uint8Array): string {
+  return new TextDecoder().decode(bytes.subarray(0, 64 << 10));
+}
+
+/** The chunk as UTF-8 for the parser (`undefined`: the end of input); bad bytes name the line. */
 function decodeOrThrow(
-  decoder: TextDecoder,
+  decoder: Utf8Chunks,
   chunk: Uint8Array | undefined,
   parser: CsvParser | undefined,
   path: string,
-): string {
-  try {
-    return chunk ? decoder.decode(chunk, { stream: true }) : decoder.decode();
-  } catch {
-    const before = parser ? parser.line + countNewlines(parser.pending) : 1;
-    let line = before;
-    if (chunk) {
-      const bad = firstInvalidUtf8(chunk);
-      for (let i = 0; i < bad && i < chunk.length; i++) if (chunk[i] === 10) line++;
-    }
-    throw new InputError(
-      `"${path}": invalid ${decoder.encoding} bytes at line ${line}${
-        chunk ? "" : " (the file ends inside a character)"
-      }`,
-    );
-  }
+): Uint8Array {
+  const r = chunk ? decoder.next(chunk) : decoder.end();
+  if (r.bad < 0) return r.bytes;
+  let line = parser ? parser.line + countNewlines(parser.pending) : 1;
+  if (chunk) { for (let i = 0; i < r.bad && i < chunk.length; i++) if (chunk[i] === 10) line++; }
+  throw new InputError(
+    `"${path}": invalid ${decoder.encoding} bytes at line ${line}${
+      chunk ? "" : " (the file ends inside a character)"
+    }`,
+  );
 }

@@ -26,7 +26,7 @@ import { migrate } from "../db/migrate.ts";
 import { openDatabase } from "../db/open.ts";
 import { errorFields } from "../log.ts";
 import { CsvSource } from "./csv_source.ts";
-import { UNTERMINATED_QUOTE } from "./csv_parser.ts";
+import { type CsvRecord, UNTERMINATED_QUOTE } from "./csv_parser.ts";
 import { CopyBuffer } from "./copy_text.ts";
 import { EXIT_OK, type ExitCode, exitCodeOf, LoadError, UsageError } from "../errors.ts";
 import { inferSchema } from "./infer.ts";
@@ -166,8 +166,8 @@ export async function inferFile(options: InferFileOptions): Promise<Schema> {
   });
   const sample: string[][] = [];
   try {
-    await source.stream((fields) => {
-      if (sample.length < limit) sample.push(fields.slice());
+    await source.stream((record) => {
+      if (sample.length < limit) sample.push(record.strings());
       else source.stop();
     });
   } finally {
@@ -308,8 +308,8 @@ async function refetch(
   const found = new Map<number, string[]>();
   const src = await CsvSource.open(options);
   try {
-    await src.stream((fields, line) => {
-      if (wanted.has(line)) found.set(line, fields.slice());
+    await src.stream((record, line) => {
+      if (wanted.has(line)) found.set(line, record.strings());
       if (line >= last) src.stop();
     });
   } finally {
@@ -702,7 +702,7 @@ async function run(
   };
 
   let cur = open();
-  const onRecord = (fields: string[], line: number, flags: number) => {
+  const onRecord = (record: CsvRecord, line: number, flags: number) => {
     if (skip > 0) {
       skip--;
       return;
@@ -710,14 +710,14 @@ async function run(
     const b = cur;
     b.records++;
     b.lastLine = line;
-    const ok = (flags & UNTERMINATED_QUOTE) === 0 && transformer.applyTo(fields, b.out);
+    const ok = (flags & UNTERMINATED_QUOTE) === 0 && transformer.applyTo(record, b.out);
     if (!ok) {
       const unterminated = (flags & UNTERMINATED_QUOTE) !== 0;
       const reason = unterminated
         ? "unterminated quoted field (the file ends inside quotes)"
         : transformer.reason;
       const key = unterminated ? "unterminated quoted field" : transformer.reasonKey;
-      b.rejectText.put(rejects.format(fields, line, reason));
+      b.rejectText.put(rejects.format(record.strings(), line, reason));
       b.rejected++;
       b.reasons[key] = (b.reasons[key] ?? 0) + 1;
     } else {

@@ -1,8 +1,9 @@
 /**
  * The row transform: per column, the stages null tokens → type conversion → defaults → required
- * check, each a small pure function below, composed in that order by {@linkcode RowTransformer}
- * into one COPY text line per record. The stages are chosen once per column from the schema, and
- * the hot loop works on the parser's field arrays, making no per-row objects.
+ * check, each a small function below, composed in that order by {@linkcode RowTransformer} into
+ * one COPY text line per record. It reads the parser's {@linkcode CsvRecord} (fields as byte
+ * ranges) and writes bytes into the batch's {@linkcode CopyBuffer}: no string is made of a value
+ * that loads, and the hot loop allocates nothing.
  *
  * @example
  * ```ts
@@ -10,32 +11,68 @@
  * t.apply(["42", "yes"]); // "42\tt\n"
  * t.apply(["4x", "yes"]); // undefined; t.reason === 'age: not an integer: "4x"'
  * ```
+ *
+ * @module
  */
 import { COPY_NULL, CopyBuffer } from "./copy_text.ts";
-import { type Converter, converterFor, convertValue, type Invalid, needsTrim } from "./convert.ts";
+import { CsvRecord } from "./csv_parser.ts";
+import {
+  type Converter,
+  converterFor,
+  convertValue,
+  type Invalid,
+  mayNeedTrim,
+  trimEnd,
+  trimStart,
+} from "./convert.ts";
 import { UsageError } from "../errors.ts";
 import { DEFAULT_NULL_TOKENS, type Schema } from "./schema.ts";
 
-/** Stage 1: is this raw value missing? Built once per token list. */
-export type NullCheck = (raw: string) => boolean;
+/** Stage 1 on strings: is this (trimmed) value missing? Built once per token list. */
+export type NullCheck = (value: string) => boolean;
 
 /**
- * Builds the null-token test for already trimmed values: tokens compare case-sensitively. A
- * length guard comes first, since hashing long strings for a Set lookup is what costs time.
+ * Builds the null-token test for already trimmed strings (inference uses it): tokens compare
+ * case-sensitively.
  */
 export function nullCheckFor(tokens: readonly string[]): NullCheck {
   if (tokens.length === 0) return () => false;
   const set = new Set(tokens.map((t) => t.trim()));
   const maxLen = Math.max(...[...set].map((t) => t.length));
-  const empty = set.has("");
-  // Most values (digits, letters) fail on their first character without a hash lookup.
-  const first = new Uint8Array(65536);
-  for (const t of set) if (t.length) first[t.charCodeAt(0)] = 1;
-  return (v) =>
-    v.length <= maxLen && (v.length === 0 ? empty : first[v.charCodeAt(0)] === 1 && set.has(v));
+  return (v) => v.length <= maxLen && set.has(v);
 }
 
-/** Stage 2 is {@linkcode converterFor}; stage 3: what a missing value becomes (COPY text). */
+/** Stage 1 on bytes: is the trimmed value `b[s..e)` a null token? */
+export type NullBytesCheck = (b: Uint8Array, s: number, e: number) => boolean;
+
+/**
+ * The null-token test the loader runs on every value's bytes. A length and a first-byte test
+ * come first: most values (digits, words) fail one of them without comparing anything.
+ */
+export function nullBytesCheckFor(tokens: readonly string[]): NullBytesCheck {
+  const encoded = [...new Set(tokens.map((t) => t.trim()))].map((t) => new TextEncoder().encode(t));
+  if (encoded.length === 0) return () => false;
+  const empty = encoded.some((t) => t.length === 0);
+  const maxLen = Math.max(...encoded.map((t) => t.length));
+  const first = new Uint8Array(256);
+  for (const t of encoded) if (t.length) first[t[0]] = 1;
+  const byLength: Uint8Array[][] = Array.from({ length: maxLen + 1 }, () => []);
+  for (const t of encoded) byLength[t.length].push(t);
+  return (b, s, e) => {
+    const n = e - s;
+    if (n === 0) return empty;
+    if (n > maxLen || first[b[s]] === 0) return false;
+    const candidates = byLength[n];
+    outer: for (let k = 0; k < candidates.length; k++) {
+      const t = candidates[k];
+      for (let i = 0; i < n; i++) if (b[s + i] !== t[i]) continue outer;
+      return true;
+    }
+    return false;
+  };
+}
+
+/** Stage 3: what a missing value becomes, as COPY text (undefined: no default). */
 export function defaultText(
   column: { name: string; type: Parameters<typeof converterFor>[0]; default?: unknown },
 ): string | undefined {
@@ -74,19 +111,22 @@ export interface TransformOptions {
 /** The reason-count key for records with the wrong number of fields. */
 export const RAGGED = "wrong number of fields";
 
+const NULL_BYTES = new TextEncoder().encode(COPY_NULL);
+
 /** See the module documentation. */
 export class RowTransformer {
   readonly #n: number;
-  readonly #positions: number[];
-  readonly #isNull: NullCheck[];
+  readonly #positions: Int32Array;
+  readonly #isNull: NullBytesCheck[];
   readonly #convert: Converter[];
-  readonly #default: (string | undefined)[];
+  readonly #default: (Uint8Array | undefined)[];
   readonly #required: boolean[];
   readonly #isText: boolean[];
   readonly #names: string[];
   readonly #headerLength: number;
   readonly #defaultedCounts: number[];
-  #defaultedNow: number[] = [];
+  /** Columns defaulted in the record being transformed. */
+  readonly #defaultedNow: Int32Array;
   /** Why the last rejected record was rejected, naming column and value. */
   reason = "";
   /** The reason without the value: the key of {@linkcode TransformCounts.rejected}. */
@@ -95,63 +135,70 @@ export class RowTransformer {
   constructor(options: TransformOptions) {
     const { schema } = options;
     this.#n = schema.columns.length;
-    this.#positions = [...options.positions];
+    this.#positions = Int32Array.from(options.positions);
     this.#headerLength = options.headerLength;
     this.#names = schema.columns.map((c) => c.name);
     this.#isNull = schema.columns.map((c) =>
-      nullCheckFor(c.null_tokens ?? schema.null_tokens ?? DEFAULT_NULL_TOKENS)
+      nullBytesCheckFor(c.null_tokens ?? schema.null_tokens ?? DEFAULT_NULL_TOKENS)
     );
     this.#convert = schema.columns.map((c) => converterFor(c.type));
-    this.#default = schema.columns.map((c) => defaultText(c));
+    this.#default = schema.columns.map((c) => {
+      const d = defaultText(c);
+      return d === undefined ? undefined : new TextEncoder().encode(d);
+    });
     this.#required = schema.columns.map((c) => c.required === true);
     this.#isText = schema.columns.map((c) => c.type === "text");
     this.#defaultedCounts = schema.columns.map(() => 0);
+    this.#defaultedNow = new Int32Array(this.#n);
   }
 
   /**
    * Writes the record's COPY text line (values, tabs, the newline) into `out` and returns
    * true; or leaves `out` as it was and returns false when the record is rejected, with
-   * {@linkcode reason} and {@linkcode reasonKey} set. Writing bytes straight into one buffer
-   * per batch is what keeps this loop from building millions of short-lived strings.
+   * {@linkcode reason} and {@linkcode reasonKey} set.
    */
-  applyTo(fields: readonly string[], out: CopyBuffer): boolean {
-    if (fields.length !== this.#headerLength) {
+  applyTo(rec: CsvRecord, out: CopyBuffer): boolean {
+    if (rec.count !== this.#headerLength) {
       this.reasonKey = RAGGED;
-      this.reason = `expected ${this.#headerLength} fields, found ${fields.length}`;
+      this.reason = `expected ${this.#headerLength} fields, found ${rec.count}`;
       return false;
     }
     const n = this.#n;
-    const last = n - 1;
+    const b = rec.bytes, starts = rec.starts, ends = rec.ends;
     const positions = this.#positions;
     const start = out.pos;
     let nDefaulted = 0;
     for (let c = 0; c < n; c++) {
-      const raw = fields[positions[c]];
-      const v = needsTrim(raw) ? raw.trim() : raw;
-      if (this.#isNull[c](v)) {
+      const f = positions[c];
+      const s0 = starts[f], e0 = ends[f];
+      let s = s0, e = e0;
+      if (mayNeedTrim(b, s, e)) {
+        s = trimStart(b, s, e);
+        e = trimEnd(b, s, e);
+      }
+      if (this.#isNull[c](b, s, e)) {
         const d = this.#default[c];
         if (d !== undefined) {
-          out.put(d);
+          out.putBytes(d, 0, d.length);
           this.#defaultedNow[nDefaulted++] = c;
         } else if (this.#required[c]) {
           out.pos = start;
-          this.#fail(fields, c, MISSING_REQUIRED);
+          this.#fail(rec, c, MISSING_REQUIRED);
           return false;
-        } else out.put(COPY_NULL);
+        } else out.putBytes(NULL_BYTES, 0, NULL_BYTES.length);
       } else if (this.#isText[c]) {
-        out.putEscaped(raw);
+        out.putEscapedBytes(b, s0, e0);
       } else {
-        const r = this.#convert[c](v, raw);
-        if (typeof r !== "string") {
+        const r = this.#convert[c](b, s, e, out);
+        if (r !== null) {
           out.pos = start;
-          this.#fail(fields, c, r);
+          this.#fail(rec, c, r);
           return false;
         }
-        // Every non-text converter accepts ASCII only (digits, signs, T, Z, ...).
-        out.putAscii(r);
       }
-      out.byte(c === last ? 10 : 9);
+      out.byte(c === n - 1 ? 10 : 9);
     }
+    // Counted once the row is accepted.
     for (let i = 0; i < nDefaulted; i++) this.#defaultedCounts[this.#defaultedNow[i]]++;
     return true;
   }
@@ -159,23 +206,30 @@ export class RowTransformer {
   /** The record as one COPY text line, or undefined when rejected (see {@linkcode applyTo}). */
   apply(fields: readonly string[]): string | undefined {
     const out = new CopyBuffer(256);
-    return this.applyTo(fields, out) ? new TextDecoder().decode(out.bytes()) : undefined;
+    return this.applyTo(CsvRecord.of(fields), out)
+      ? new TextDecoder().decode(out.bytes())
+      : undefined;
   }
 
   /** Names every bad column of a rejected record; the first one is its counted reason. */
-  #fail(fields: readonly string[], first: number, why: Invalid): void {
-    const parts = [this.#describe(first, why, fields[this.#positions[first]])];
+  #fail(rec: CsvRecord, first: number, why: Invalid): void {
+    const parts = [this.#describe(first, why, rec.field(this.#positions[first]))];
+    const scratch = new CopyBuffer(64);
     for (let c = first + 1; c < this.#n; c++) {
-      const raw = fields[this.#positions[c]];
-      const v = needsTrim(raw) ? raw.trim() : raw;
-      if (this.#isNull[c](v)) {
+      const f = this.#positions[c];
+      const b = rec.bytes;
+      const s = trimStart(b, rec.starts[f], rec.ends[f]);
+      const e = trimEnd(b, s, rec.ends[f]);
+      if (this.#isNull[c](b, s, e)) {
         if (this.#default[c] === undefined && this.#required[c]) {
-          parts.push(this.#describe(c, MISSING_REQUIRED, raw));
+          parts.push(this.#describe(c, MISSING_REQUIRED, rec.field(f)));
         }
         continue;
       }
-      const r = this.#convert[c](v, raw);
-      if (typeof r !== "string") parts.push(this.#describe(c, r, raw));
+      if (this.#isText[c]) continue;
+      scratch.pos = 0;
+      const r = this.#convert[c](b, s, e, scratch);
+      if (r !== null) parts.push(this.#describe(c, r, rec.field(f)));
     }
     this.reasonKey = `${this.#names[first]}: ${why.kind}`;
     this.reason = parts.join("; ");
