@@ -19,15 +19,17 @@ import { closeLogging, setupLogging } from "./src/log.ts";
 import { EXIT_OK, EXIT_USAGE, exitCodeOf, UsageError } from "./src/errors.ts";
 import {
   DEFAULT_BATCH_SIZE,
-  DEFAULT_SAMPLE,
-  inferFile,
   ingest,
   type IngestOptions,
-  parseMaxRejects,
+  type MaxRejects,
 } from "./src/etl/ingest.ts";
-import { formatProgress, formatSummary } from "./src/etl/report.ts";
+import { DEFAULT_SAMPLE, inferFile } from "./src/etl/infer.ts";
+import { formatProgress, formatSummary } from "./src/etl/summary.ts";
 import { COLUMN_TYPES } from "./src/etl/schema.ts";
 import { serve } from "./src/server/serve.ts";
+
+/** Where `ingest` logs unless `--log-file` says otherwise. */
+const DEFAULT_LOG_FILE = "logs/ingest.log";
 
 const MAIN_HELP = `Usage: deno run -A cli.ts <command> [options]   (or: taskapi <command> [options])
 
@@ -50,7 +52,7 @@ Options:
   --database-url URL    postgres://user:pass@host:5432/db (wins over DATABASE_URL); neither:
                         the embedded database under DATA_DIR (default ./data)
   --rejects FILE        rejects CSV (default FILE.rejects.csv next to the input)
-  --log-file FILE       JSON-lines log (default logs/ingest.log)
+  --log-file FILE       JSON-lines log (default ${DEFAULT_LOG_FILE})
   --resume              continue a recorded load after its last committed batch
   --replace             truncate the table, then load
   --dry-run             read, validate and write rejects, but write nothing to the database
@@ -118,6 +120,25 @@ const INFER_FLAGS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
+/**
+ * Parses `--max-rejects`: `100` (rows) or `0.05` / `5%` (a share of the rows read).
+ *
+ * @example
+ * ```ts
+ * parseMaxRejects("5%"); // { ratio: 0.05 }
+ * ```
+ */
+export function parseMaxRejects(raw: string): MaxRejects {
+  const s = raw.trim();
+  if (/^\d+$/.test(s)) return { count: Number(s) };
+  const pct = /^(\d+(?:\.\d+)?)%$/.exec(s);
+  if (pct && Number(pct[1]) <= 100) return { ratio: Number(pct[1]) / 100 };
+  if (/^(0?\.\d+|1(\.0*)?)$/.test(s)) return { ratio: Number(s) };
+  throw new UsageError(
+    `--max-rejects must be a number of rows (100) or a ratio (0.05 or 5%), got "${raw}"`,
+  );
+}
+
 function fail(message: string, code = EXIT_USAGE): number {
   console.error(`error: ${message}`);
   return code;
@@ -165,7 +186,8 @@ function onePositional(positionals: string[], command: string): string {
   return positionals[0];
 }
 
-async function runServe(args: string[]): Promise<number> {
+/** `cli.ts serve`: runs the HTTP API until it is stopped. */
+async function serveCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { help: { type: "boolean", short: "h" } });
   if (values.help) {
     console.log(SERVE_HELP);
@@ -179,7 +201,8 @@ async function runServe(args: string[]): Promise<number> {
   return await serve(Deno.env.toObject());
 }
 
-async function runInfer(args: string[]): Promise<number> {
+/** `cli.ts infer`: prints the inferred schema. */
+async function inferCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, INFER_FLAGS);
   if (values.help) {
     console.log(INFER_HELP);
@@ -197,7 +220,8 @@ async function runInfer(args: string[]): Promise<number> {
   return EXIT_OK;
 }
 
-async function runIngest(args: string[]): Promise<number> {
+/** `cli.ts ingest`: loads a file, prints the summary; returns the exit code. */
+async function ingestCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, INGEST_FLAGS);
   if (values.help) {
     console.log(INGEST_HELP);
@@ -238,7 +262,7 @@ async function runIngest(args: string[]): Promise<number> {
       : parseMaxRejects(values["max-rejects"]),
   };
 
-  const logFile = values["log-file"] ?? "logs/ingest.log";
+  const logFile = values["log-file"] ?? DEFAULT_LOG_FILE;
   try {
     await setupLogging({ level: "debug", console: false, file: logFile });
   } catch (err) {
@@ -275,9 +299,9 @@ async function runIngest(args: string[]): Promise<number> {
 export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   try {
-    if (command === "serve") return await runServe(rest);
-    if (command === "ingest") return await runIngest(rest);
-    if (command === "infer") return await runInfer(rest);
+    if (command === "serve") return await serveCommand(rest);
+    if (command === "ingest") return await ingestCommand(rest);
+    if (command === "infer") return await inferCommand(rest);
     if (command === undefined || command === "--help" || command === "-h" || command === "help") {
       console.log(MAIN_HELP);
       return command === undefined ? EXIT_USAGE : EXIT_OK;

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { createStatement } from "../src/etl/sink.ts";
+import { createStatement } from "../src/etl/target_table.ts";
 import { generateCsv, type GenerateResult, schemaFor } from "./generate_csv.ts";
 import { databaseUrl, pgEnv, POSTGRES_AUX, psql } from "./pg.ts";
 import { type CpuSplit, meanSplit, run, runMeasured, sampled } from "./proc.ts";

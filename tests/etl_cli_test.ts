@@ -6,7 +6,11 @@
 import assert from "node:assert/strict";
 import { openDatabase } from "../src/db/open.ts";
 import { migrate } from "../src/db/migrate.ts";
-import { inferFile, ingest } from "../src/etl/ingest.ts";
+import { parseMaxRejects } from "../cli.ts";
+import { withApplicationName } from "../src/db/postgres.ts";
+import { UsageError } from "../src/errors.ts";
+import { inferFile } from "../src/etl/infer.ts";
+import { ingest } from "../src/etl/ingest.ts";
 import type { Schema } from "../src/etl/schema.ts";
 import { TEST_DATABASE_URL, uniqueName } from "./db_helpers.ts";
 import { FIXTURES, tempDir } from "./etl_helpers.ts";
@@ -61,6 +65,42 @@ async function run(
     stderr: dec.decode(out.stderr),
   };
 }
+
+Deno.test("cli: --max-rejects is a count, a ratio or a percentage", () => {
+  assert.deepEqual(parseMaxRejects("100"), { count: 100 });
+  assert.deepEqual(parseMaxRejects("0"), { count: 0 });
+  assert.deepEqual(parseMaxRejects("0.05"), { ratio: 0.05 });
+  assert.deepEqual(parseMaxRejects(".5"), { ratio: 0.5 });
+  assert.deepEqual(parseMaxRejects("5%"), { ratio: 0.05 });
+  for (const bad of ["-1", "abc", "1.5", "150%", ""]) {
+    assert.throws(() => parseMaxRejects(bad), UsageError, bad);
+  }
+});
+
+Deno.test("cli: the loader names its connections, unless the URL does", () => {
+  const named = new URL(withApplicationName("postgres://u@h:5432/db", "ingest people"));
+  assert.equal(named.searchParams.get("application_name"), "ingest people");
+  const kept = new URL(
+    withApplicationName("postgres://u@h/db?application_name=mine", "ingest people"),
+  );
+  assert.equal(kept.searchParams.get("application_name"), "mine");
+});
+
+Deno.test("cli: infer's --sample bounds the records read; the delimiter is sniffed", async () => {
+  const dir = await tempDir();
+  try {
+    const file = `${dir.path}/semi.csv`;
+    // The first 3 records say integer; the 4th would make the column text.
+    await Deno.writeTextFile(file, "n;label\n1;a\n2;b\n3;c\nfour;d\n");
+    const sampled = await inferFile({ file, sample: 3 });
+    assert.deepEqual(sampled.columns.map((c) => c.type), ["integer", "text"]);
+    const all = await inferFile({ file });
+    assert.deepEqual(all.columns.map((c) => c.type), ["text", "text"]);
+    await assert.rejects(inferFile({ file, sample: 0 }), /--sample/);
+  } finally {
+    await dir.remove();
+  }
+});
 
 Deno.test("cli: --help for each command, exit 0", async () => {
   const ingestHelp = await cliBare(["ingest", "--help"]);

@@ -9,7 +9,18 @@
  * ```
  * Run directly: `deno run -A tests/etl_gen.ts OUT.csv ROWS [DEFECT_RATE]`.
  */
-import { prng } from "../bench/generate_csv.ts";
+
+/** mulberry32: a tiny seeded PRNG returning floats in [0, 1); the same seed, the same file. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 /** Options for {@linkcode writeCsv}. */
 export interface GenOptions {

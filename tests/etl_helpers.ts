@@ -40,9 +40,9 @@ export async function countRows(db: Database, table: string): Promise<number> {
   return rows[0].n;
 }
 
-/** The csv-spectrum cases: name, CSV path and the expected records. */
+/** The csv-spectrum cases: name, CSV path and text, and the expected records. */
 export async function spectrumCases(): Promise<
-  { name: string; path: string; json: Record<string, string>[] }[]
+  { name: string; path: string; csv: string; json: Record<string, string>[] }[]
 > {
   const out = [];
   for await (const e of Deno.readDir(new URL("csvs/", SPECTRUM))) {
@@ -51,7 +51,8 @@ export async function spectrumCases(): Promise<
     const json = Array.isArray(parsed) ? parsed : [parsed];
     // Upstream's expected JSON is wrong for this one field (see ORIGIN.md).
     if (name === "location_coordinates") json[0]["Contact Phone Number"] = "2095257564";
-    out.push({ name, path: new URL(`csvs/${e.name}`, SPECTRUM).pathname, json });
+    const path = new URL(`csvs/${e.name}`, SPECTRUM).pathname;
+    out.push({ name, path, csv: await Deno.readTextFile(path), json });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }

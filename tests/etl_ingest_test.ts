@@ -4,8 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { findLoad } from "../src/db/load_state.ts";
-import { inferFile, ingest, type IngestOptions } from "../src/etl/ingest.ts";
-import { inferSchema } from "../src/etl/infer.ts";
+import { ingest, type IngestOptions } from "../src/etl/ingest.ts";
+import { inferFile, inferSchema } from "../src/etl/infer.ts";
+import { FileInput } from "../src/etl/input.ts";
 import type { Schema } from "../src/etl/schema.ts";
 import { openTestDb, TEST_DATABASE_URL, type TestDb, uniqueName } from "./db_helpers.ts";
 import { countRows, FIXTURES, readRejects, spectrumCases, tempDir } from "./etl_helpers.ts";
@@ -350,6 +351,37 @@ Deno.test("ingest", async (t) => {
       assert.equal(ratio.exitCode, 0, ratio.error?.message ?? "");
     });
 
+    await t.step("a record longer than the limit stops the load: exit 1, line named", async () => {
+      const table = uniqueName("long");
+      const file = `${dir.path}/long.csv`;
+      const rows = ["id,note"];
+      // More than the first read (64 KiB), which the header comes from.
+      for (let i = 1; i <= 12_000; i++) rows.push(`${i},ok`);
+      // An unbalanced quote: the rest of the file would become one record.
+      rows.push('12001,"never closed');
+      for (let i = 12_002; i <= 12_200; i++) rows.push(`${i},more text that piles up`);
+      await Deno.writeTextFile(file, rows.join("\n") + "\n");
+      const r = await run({
+        file,
+        table,
+        schema: inferSchema({ header: ["id", "note"], sample: [["1", "ok"]] }),
+        rejectsPath: `${dir.path}/long.rejects.csv`,
+        batchSize: 1000,
+        maxRecordBytes: 1000,
+      });
+      assert.equal(r.exitCode, 1);
+      assert.match(
+        r.error!.message,
+        /record starting at line 12002 is longer than 1000 bytes/,
+      );
+      // The batches before it are committed, and the load state says so.
+      assert.equal(r.summary.rows_loaded, 12_000);
+      assert.equal(await countRows(db, table), 12_000);
+      const state = await findLoad(db, { table, fingerprint: await fp(file) });
+      assert.equal(state?.status, "running");
+      assert.equal(state?.rowsLoaded, 12_000);
+    });
+
     await t.step(
       "types: every column type loads; a timestamptz without offset is UTC",
       async () => {
@@ -409,6 +441,6 @@ Deno.test("ingest", async (t) => {
 });
 
 async function fp(path: string): Promise<string> {
-  const { fingerprint } = await import("../src/etl/ingest.ts");
-  return fingerprint(path, (await Deno.stat(path)).size);
+  using input = await FileInput.open(path);
+  return await input.fingerprint();
 }

@@ -1,10 +1,12 @@
+/** The CSV parser, the source around it (decoding, header, sample, second reads), the sniffer. */
 import assert from "node:assert/strict";
-import { CsvParser, UNTERMINATED_QUOTE } from "../src/etl/csv_parser.ts";
-import { CsvSource, sniffDelimiter } from "../src/etl/csv_source.ts";
+import { CsvParser, RecordTooLongError, UNTERMINATED_QUOTE } from "../src/etl/csv_parser.ts";
+import { CsvSource } from "../src/etl/csv_source.ts";
+import { sniffDelimiter } from "../src/etl/sniff.ts";
 import { firstInvalid, Utf8Chunks } from "../src/etl/utf8_input.ts";
-import { InputError } from "../src/errors.ts";
+import { EXIT_FAILED, exitCodeOf, InputError, LoadError } from "../src/errors.ts";
+import { spectrumCases } from "./etl_helpers.ts";
 
-const SPECTRUM = new URL("./fixtures/csv-spectrum/", import.meta.url);
 const FIXTURES = new URL("./fixtures/etl/", import.meta.url);
 
 interface Rec {
@@ -27,24 +29,8 @@ function parse(text: string, step = 0, delimiter = ","): Rec[] {
   return out;
 }
 
-async function spectrum(): Promise<
-  { name: string; csv: string; json: Record<string, string>[] }[]
-> {
-  const out = [];
-  for await (const e of Deno.readDir(new URL("csvs/", SPECTRUM))) {
-    const name = e.name.replace(/\.csv$/, "");
-    const csv = await Deno.readTextFile(new URL(`csvs/${e.name}`, SPECTRUM));
-    const parsed = JSON.parse(await Deno.readTextFile(new URL(`json/${name}.json`, SPECTRUM)));
-    const json = Array.isArray(parsed) ? parsed : [parsed];
-    // Upstream's expected JSON is wrong for this one field (see ORIGIN.md).
-    if (name === "location_coordinates") json[0]["Contact Phone Number"] = "2095257564";
-    out.push({ name, csv, json });
-  }
-  return out.sort((a, b) => a.name.localeCompare(b.name));
-}
-
 Deno.test("parser: every csv-spectrum file parses to its expected JSON, whatever the chunking", async () => {
-  const cases = await spectrum();
+  const cases = await spectrumCases();
   assert.equal(cases.length, 12);
   for (const { name, csv, json } of cases) {
     for (const step of [0, 1, 2, 3, 7]) {
@@ -113,6 +99,18 @@ Deno.test("parser: other delimiters", () => {
   assert.deepEqual(parse('a\tb\n1\t"x\ty"\n', 0, "\t")[1].fields, ["1", "x\ty"]);
 });
 
+Deno.test("parser: a record longer than its limit stops the parse with exit 1, naming its line", () => {
+  const p = new CsvParser({ delimiter: ",", maxRecordBytes: 16 }, () => {});
+  p.push("a,b\n1,2\n");
+  assert.throws(
+    () => p.push('3,"an unbalanced quote that goes on\nand on'),
+    (err: Error) =>
+      err instanceof RecordTooLongError && err instanceof LoadError &&
+      exitCodeOf(err) === EXIT_FAILED &&
+      /record starting at line 3 is longer than 16 bytes/.test(err.message),
+  );
+});
+
 Deno.test("sniffDelimiter: picks the most frequent candidate outside quotes", () => {
   assert.equal(sniffDelimiter("a;b;c\n1,2;3"), ";");
   assert.equal(sniffDelimiter("a\tb\n"), "\t");
@@ -171,6 +169,39 @@ Deno.test("source: records parsed along with the header are not lost, across chu
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("source: a sample is read ahead, and still streamed once, in order", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const lines = ["id,text"];
+    for (let i = 1; i <= 3000; i++) lines.push(`${i},"row ${i}\nsecond line"`);
+    await Deno.writeTextFile(`${dir}/x.csv`, lines.join("\n") + "\n");
+    using src = await CsvSource.open({ path: `${dir}/x.csv`, chunkSize: 4096 });
+    const sample = await src.sample(1000);
+    assert.equal(sample.length, 1000);
+    assert.deepEqual(sample[999], ["1000", "row 1000\nsecond line"]);
+    const rows: [string, number][] = [];
+    let slices = 0;
+    await src.stream((record, line) => rows.push([record.field(0), line]), () => {
+      slices++;
+    });
+    assert.equal(rows.length, 3000);
+    assert.deepEqual(rows[0], ["1", 2]);
+    assert.deepEqual(rows[2999], ["3000", 6000]);
+    // The records read ahead are handed over in slices too: the consumer's back-pressure holds.
+    assert.ok(slices > 1000 / 32, `${slices} slices`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("source: recordsAt reads chosen records again, by their first line", async () => {
+  using src = await CsvSource.open({ path: `${FIXTURES.pathname}defects.csv` });
+  const found = await src.recordsAt([3, 10]);
+  assert.deepEqual([...found.keys()], [3, 10]);
+  assert.deepEqual(found.get(3)?.[0], "2");
+  assert.deepEqual(found.get(10)?.[1], "Multi\nLine, Name");
 });
 
 Deno.test("source: missing, empty, directory and unknown encoding", async () => {

@@ -8,6 +8,8 @@
  * const load = await findLoad(db, { table: "processed_data", fingerprint });
  * if (load?.status === "complete") console.log("already loaded");
  * ```
+ *
+ * @module
  */
 import type { Queryable } from "./database.ts";
 

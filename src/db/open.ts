@@ -1,3 +1,15 @@
+/**
+ * Opens the database the configuration names: a PostgreSQL server when a URL is given, the
+ * embedded PGlite database otherwise. Both answer to the same {@linkcode Database} interface.
+ *
+ * @example
+ * ```ts
+ * const db = await openDatabase({ databaseUrl: Deno.env.get("DATABASE_URL"), dataDir: "./data" });
+ * await db.close();
+ * ```
+ *
+ * @module
+ */
 import type { Database } from "./database.ts";
 import { openPglite } from "./pglite.ts";
 import { openPostgres } from "./postgres.ts";
@@ -14,6 +26,8 @@ export interface OpenOptions {
   queryTimeoutMs?: number;
   /** `"transaction"` when `databaseUrl` is a pooler in transaction mode: no named statements. */
   pooler?: "none" | "transaction";
+  /** Names a real server's connections in `pg_stat_activity` (unless the URL does). */
+  applicationName?: string;
 }
 
 /**
@@ -31,6 +45,7 @@ export function openDatabase(options: OpenOptions): Promise<Database> {
       max: options.poolSize,
       queryTimeoutMs: options.queryTimeoutMs,
       pooler: options.pooler,
+      applicationName: options.applicationName,
     });
   }
   return openPglite(options.dataDir);

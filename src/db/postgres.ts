@@ -40,9 +40,37 @@ export interface PostgresOptions {
   /**
    * `"transaction"`: `url` is a pooler in transaction mode, which may run each transaction on
    * another server connection; statement names are then dropped (a statement prepared on one
-   * server connection is unknown, or already there, on the next). Default `"none"`.
+   * server connection is unknown, or already there, on the next).
+   * @default {"none"}
    */
   pooler?: "none" | "transaction";
+  /**
+   * Names the connections in `pg_stat_activity`, unless the URL already does.
+   * @default {none}
+   */
+  applicationName?: string;
+}
+
+/**
+ * The URL with `application_name` set, which names its connections in `pg_stat_activity`;
+ * unchanged when it already has one (or does not parse).
+ *
+ * @example
+ * ```ts
+ * withApplicationName("postgres://u@h:5432/db", "ingest people");
+ * // "postgres://u@h:5432/db?application_name=ingest+people"
+ * ```
+ */
+export function withApplicationName(url: string, name: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.searchParams.has("application_name")) {
+      u.searchParams.set("application_name", name.slice(0, 63));
+    }
+    return u.toString();
+  } catch {
+    return url;
+  }
 }
 
 /** Describes a URL without its password, for logs and error messages. */
@@ -135,7 +163,9 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   const label = describeUrl(options.url);
   const ctx: PoolContext = { label, named: options.pooler !== "transaction" };
   const pool = new pg.Pool({
-    connectionString: options.url,
+    connectionString: options.applicationName === undefined
+      ? options.url
+      : withApplicationName(options.url, options.applicationName),
     max: options.max ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 3000,
     query_timeout: options.queryTimeoutMs || undefined,

@@ -9,6 +9,8 @@
  * copyEscape("a\tb"); // "a\\tb"
  * copyEscape("plain"); // "plain" (same string, no copy)
  * ```
+ *
+ * @module
  */
 
 /** COPY text's NULL. */

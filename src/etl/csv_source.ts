@@ -1,8 +1,9 @@
 /**
- * The input side: opens a CSV file, decodes its bytes as they stream (UTF-8 by default, BOM
- * stripped, invalid bytes an error naming the line), sniffs the delimiter, reads the header and
- * hands every later record to a callback. Memory holds one chunk and one unfinished record,
- * whatever the file's size.
+ * The CSV side of the input: decodes a {@linkcode ByteInput}'s bytes as they stream (UTF-8 by
+ * default, BOM stripped, invalid bytes an error naming the line), sniffs the delimiter, reads the
+ * header and hands every later record to a callback. Memory holds one chunk and one unfinished
+ * record, whatever the input's size. A source can read ahead a sample (for inference) that it
+ * still hands over in order, and read chosen records a second time (those the database refused).
  *
  * @example
  * ```ts
@@ -10,337 +11,309 @@
  * console.log(src.header, src.delimiter);
  * await src.stream((record, line) => console.log(line, record.strings()));
  * ```
+ *
+ * @module
  */
 import { setImmediate } from "node:timers";
 import { CsvParser, type CsvRecord, type RecordHandler } from "./csv_parser.ts";
-import { Utf8Chunks } from "./utf8_input.ts";
+import { checkEncoding, ChunkDecoder, countNewlines } from "./decoding.ts";
 import { InputError, UsageError } from "../errors.ts";
-
-/** Delimiters the sniffer considers, in order of preference on a tie. */
-export const DELIMITERS = [",", ";", "\t", "|"] as const;
+import { type ByteInput, openInput } from "./input.ts";
+import { sniffDelimiter } from "./sniff.ts";
 
 /** Options for {@linkcode CsvSource.open}. */
 export interface CsvSourceOptions {
+  /** The input, as `FILE` names it (see {@linkcode openInput}). */
   path: string;
-  /** A WHATWG encoding label: `utf-8` (default), `latin1`, `windows-1252`, ... */
+  /**
+   * A WHATWG encoding label: `utf-8`, `latin1`, `windows-1252`, ...
+   * @default {"utf-8"}
+   */
   encoding?: string;
-  /** One character; sniffed from the header line when absent. */
+  /**
+   * One character.
+   * @default {sniffed from the header line}
+   */
   delimiter?: string;
-  /** Bytes per read. */
+  /**
+   * Bytes per read.
+   * @default {65536}
+   */
   chunkSize?: number;
+  /**
+   * A record longer than this (in bytes) stops the load with exit 1: an unbalanced quote,
+   * likely, that would otherwise hold the rest of the input in memory.
+   * @default {64 * 1024 * 1024}
+   */
+  maxRecordBytes?: number;
 }
 
-/** Normalises an encoding label, or throws a {@linkcode UsageError} naming it. */
-export function checkEncoding(label: string | undefined): string {
-  const name = (label ?? "utf-8").trim().toLowerCase();
-  try {
-    return new TextDecoder(name).encoding;
-  } catch {
-    throw new UsageError(`unknown encoding "${label}" (try utf-8 or latin1)`);
+function checkDelimiter(d: string | undefined): void {
+  if (d !== undefined && (d.length !== 1 || d === '"' || d === "\n" || d === "\r")) {
+    throw new UsageError(
+      `--delimiter must be one character other than a quote or a line break, got ${
+        JSON.stringify(d)
+      }`,
+    );
   }
 }
 
-/** Picks the candidate delimiter that occurs most often (outside quotes) in the first line. */
-export function sniffDelimiter(text: string): string {
-  const counts = new Map<string, number>(DELIMITERS.map((d) => [d, 0]));
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === '"') quoted = !quoted;
-    else if (!quoted && (ch === "\n" || ch === "\r")) break;
-    else if (!quoted && counts.has(ch)) counts.set(ch, counts.get(ch)! + 1);
-  }
-  let best: string = ",";
-  let bestCount = 0;
-  for (const d of DELIMITERS) {
-    if (counts.get(d)! > bestCount) {
-      best = d;
-      bestCount = counts.get(d)!;
-    }
-  }
-  return best;
-}
-
-function countNewlines(b: Uint8Array): number {
-  let n = 0;
-  for (let k = b.indexOf(10); k !== -1; k = b.indexOf(10, k + 1)) n++;
-  return n;
-}
-
+/** A record parsed before {@linkcode CsvSource.stream} took over: with the header, or a sample. */
 interface EarlyRecord {
   record: CsvRecord;
   line: number;
   flags: number;
 }
 
-/** See the module documentation. */
-export class CsvSource {
-  /** The header's fields. */
-  readonly header: string[];
-  readonly delimiter: string;
-  /** The file's size in bytes. */
-  readonly size: number;
-  readonly path: string;
+/** What a source was opened with, checked; a second pass over the input reuses it. */
+interface SourceSettings {
+  encoding: string;
+  delimiter: string | undefined;
+  chunkSize: number;
+  maxRecordBytes: number | undefined;
+}
+
+/**
+ * Early records handed over between two checks of the consumer's back-pressure: about as many
+ * as a slice of {@linkcode SLICE_BYTES} holds.
+ */
+const EARLY_SLICE = 32;
+
+/**
+ * A CSV input opened and its header read; {@linkcode stream} hands over the records after it.
+ * Disposing of it closes the input.
+ */
+export class CsvSource implements Disposable {
   readonly encoding: string;
-  #file: Deno.FsFile;
-  #decoder: Utf8Chunks;
-  #parser: CsvParser;
+  readonly #input: ByteInput;
+  readonly #settings: SourceSettings;
+  readonly #decoder: ChunkDecoder;
+  #parser: CsvParser | undefined;
   #buf: Uint8Array;
-  #bytesRead: number;
-  #early: EarlyRecord[];
-  #box: { handler: RecordHandler };
+  #early: EarlyRecord[] = [];
+  #header: string[] | undefined;
+  #delimiter = ",";
   #stopped = false;
   #done = false;
 
-  private constructor(init: {
-    path: string;
-    encoding: string;
-    file: Deno.FsFile;
-    decoder: Utf8Chunks;
-    parser: CsvParser;
-    buf: Uint8Array;
-    bytesRead: number;
-    header: string[];
-    delimiter: string;
-    size: number;
-    early: EarlyRecord[];
-    done: boolean;
-    box: { handler: RecordHandler };
-  }) {
-    this.path = init.path;
-    this.encoding = init.encoding;
-    this.#file = init.file;
-    this.#decoder = init.decoder;
-    this.#parser = init.parser;
-    this.#buf = init.buf;
-    this.#bytesRead = init.bytesRead;
-    this.header = init.header;
-    this.delimiter = init.delimiter;
-    this.size = init.size;
-    this.#early = init.early;
-    this.#done = init.done;
-    this.#box = init.box;
+  private constructor(input: ByteInput, settings: SourceSettings) {
+    this.#input = input;
+    this.#settings = settings;
+    this.encoding = settings.encoding;
+    this.#decoder = new ChunkDecoder({ encoding: settings.encoding, name: input.name });
+    // 64 KiB reads (fewer, cheaper I/O operations), parsed in slices (see SLICE_BYTES).
+    this.#buf = new Uint8Array(settings.chunkSize);
   }
 
   /**
-   * Opens the file and reads its header. Throws an {@linkcode InputError} (exit 2) when the file
-   * is missing, unreadable, empty or not in its encoding.
+   * Opens the input and reads its header. Throws an {@linkcode InputError} (exit 2) when the
+   * input is missing, unreadable, empty or not in its encoding, a {@linkcode UsageError} for a
+   * bad encoding or delimiter.
    */
   static async open(options: CsvSourceOptions): Promise<CsvSource> {
-    const { path } = options;
-    const encoding = checkEncoding(options.encoding);
-    const d = options.delimiter;
-    if (d !== undefined && (d.length !== 1 || d === '"' || d === "\n" || d === "\r")) {
-      throw new UsageError(
-        `--delimiter must be one character other than a quote or a line break, got ${
-          JSON.stringify(d)
-        }`,
-      );
-    }
-    let file: Deno.FsFile;
-    let size: number;
-    try {
-      const stat = await Deno.stat(path);
-      if (stat.isDirectory) throw new InputError(`"${path}" is a directory, not a CSV file`);
-      size = stat.size;
-      file = await Deno.open(path, { read: true });
-    } catch (err) {
-      if (err instanceof InputError) throw err;
-      if (err instanceof Deno.errors.NotFound) throw new InputError(`file not found: "${path}"`);
-      if (err instanceof Deno.errors.PermissionDenied) {
-        throw new InputError(`cannot read "${path}": permission denied`);
-      }
-      throw new InputError(`cannot read "${path}": ${(err as Error).message}`);
-    }
-    const decoder = new Utf8Chunks(encoding);
-    // 64 KiB reads (fewer, cheaper I/O operations), parsed in slices (see SLICE_CHARS).
-    const buf = new Uint8Array(options.chunkSize ?? (64 << 10));
-    let header: string[] | undefined;
-    const early: EarlyRecord[] = [];
-    let parser: CsvParser | undefined;
-    let delimiter = options.delimiter;
-    let bytesRead = 0;
-    let done = false;
-    // The parser calls through this box, so that stream() can take the records over later.
-    const box: { handler: RecordHandler } = {
-      handler: (record, line, flags) => {
-        if (header === undefined) header = record.strings();
-        else early.push({ record: record.clone(), line, flags });
-      },
+    const settings: SourceSettings = {
+      encoding: checkEncoding(options.encoding),
+      delimiter: options.delimiter,
+      chunkSize: options.chunkSize ?? (64 << 10),
+      maxRecordBytes: options.maxRecordBytes,
     };
-    const onRecord: RecordHandler = (record, line, flags) => box.handler(record, line, flags);
+    checkDelimiter(options.delimiter);
+    return await CsvSource.#start(await openInput(options.path), settings);
+  }
+
+  static async #start(input: ByteInput, settings: SourceSettings): Promise<CsvSource> {
+    const source = new CsvSource(input, settings);
     try {
-      while (header === undefined) {
-        const chunk = await readChunk(file, buf, path);
-        if (chunk === null) {
-          const tail = decodeOrThrow(decoder, undefined, parser, path);
-          parser ??= new CsvParser(
-            { delimiter: delimiter ?? sniffDelimiter(textOf(tail)) },
-            onRecord,
-          );
-          if (tail.length) parser.push(tail);
-          parser.finish();
-          done = true;
-          break;
-        }
-        bytesRead += chunk.length;
-        const bytes = decodeOrThrow(decoder, chunk, parser, path);
-        if (!parser) {
-          delimiter ??= sniffDelimiter(textOf(bytes));
-          parser = new CsvParser({ delimiter }, onRecord);
-        }
-        parser.push(bytes);
+      while (source.#header === undefined && await source.#readAhead());
+      if (source.#header === undefined) {
+        throw new InputError(`"${input.name}" is empty: no header row`);
       }
+      return source;
     } catch (err) {
-      file.close();
+      source.close();
       throw err;
     }
-    if (header === undefined) {
-      file.close();
-      throw new InputError(`"${path}" is empty: no header row`);
-    }
-    const source = new CsvSource({
-      path,
-      encoding,
-      file,
-      decoder,
-      parser: parser!,
-      buf,
-      bytesRead,
-      header,
-      delimiter: delimiter ?? ",",
-      size,
-      early,
-      done,
-      box,
-    });
-    return source;
   }
 
-  /** Bytes read so far (for progress). */
+  /** The header's fields. */
+  get header(): readonly string[] {
+    return this.#header!;
+  }
+
+  /** The delimiter given, or sniffed from the header line. */
+  get delimiter(): string {
+    return this.#delimiter;
+  }
+
+  /** What the input is called in messages. */
+  get name(): string {
+    return this.#input.name;
+  }
+
+  /** The input's size in bytes. */
+  get size(): number {
+    return this.#input.size;
+  }
+
+  /** Bytes of the input read so far (for progress). */
   get bytesRead(): number {
-    return this.#bytesRead;
+    return this.#input.bytesRead;
   }
 
-  /** Ends {@linkcode stream} after the current chunk (the sample for inference is complete). */
+  /** Identifies the input's content: the key of its recorded load. */
+  fingerprint(): Promise<string> {
+    return this.#input.fingerprint();
+  }
+
+  /**
+   * The first `n` data records, or all of them when there are fewer. They are read ahead and
+   * kept: {@linkcode stream} still hands them over first, so the input is read once.
+   */
+  async sample(n: number): Promise<readonly (readonly string[])[]> {
+    while (this.#early.length < n && await this.#readAhead());
+    return this.#early.slice(0, n).map((r) => r.record.strings());
+  }
+
+  /**
+   * Reads the records that start at the given lines again, in a second pass over the input:
+   * the rows the database refused, for the rejects file. Rare, so a second pass beats holding
+   * every row's text until its batch commits.
+   */
+  async recordsAt(lines: readonly number[]): Promise<Map<number, string[]>> {
+    const wanted = new Set(lines);
+    const last = Math.max(...lines);
+    const found = new Map<number, string[]>();
+    using again = await CsvSource.#start(await this.#input.reopen(), {
+      ...this.#settings,
+      delimiter: this.delimiter,
+    });
+    await again.stream((record, line) => {
+      if (wanted.has(line)) found.set(line, record.strings());
+      if (line >= last) again.stop();
+    });
+    return found;
+  }
+
+  /** Ends {@linkcode stream} after the current slice of records. */
   stop(): void {
     this.#stopped = true;
   }
 
   /**
-   * Hands every data record (after the header) to `onRecord`, in order. The fields array is
-   * reused from record to record: copy it to keep it. `afterChunk` runs after
-   * each chunk's records, and is awaited: the consumer's back-pressure.
+   * Hands every data record (after the header) to `onRecord`, in order. The record is a view
+   * valid during the call only: clone it to keep it. `afterSlice` runs every few records and is
+   * awaited: the consumer's back-pressure, and the turns of the event loop its I/O needs.
    */
   async stream(
     onRecord: RecordHandler,
-    afterChunk?: (bytesRead: number) => Promise<void> | void,
+    afterSlice?: () => Promise<void> | void,
   ): Promise<void> {
-    const parser = this.#parser;
-    // Records parsed along with the header come first.
-    for (const r of this.#early) {
-      if (this.#stopped) break;
-      onRecord(r.record, r.line, r.flags);
-    }
+    const parser = this.#parser!;
+    const early = this.#early;
     this.#early = [];
-    this.#box.handler = onRecord;
+    for (let i = 0; i < early.length && !this.#stopped; i++) {
+      const r = early[i];
+      onRecord(r.record, r.line, r.flags);
+      if (afterSlice && i % EARLY_SLICE === EARLY_SLICE - 1) await afterSlice();
+    }
     parser.onRecord = onRecord;
     let next: Promise<Uint8Array | null> | undefined;
     try {
-      if (afterChunk) await afterChunk(this.#bytesRead);
+      if (afterSlice) await afterSlice();
       // Two buffers: the next read runs (in the runtime's I/O threads) while this chunk is
       // parsed, so the parser does not wait out each read's round trip.
       let spare: Uint8Array = new Uint8Array(this.#buf.length);
-      next = this.#done ? undefined : readChunk(this.#file, this.#buf, this.path);
+      next = this.#done ? undefined : this.#input.read(this.#buf);
       while (!this.#done && !this.#stopped) {
         const chunk = await next!;
         if (chunk !== null) {
           const used = this.#buf;
           this.#buf = spare;
           spare = used;
-          next = readChunk(this.#file, this.#buf, this.path);
+          next = this.#input.read(this.#buf);
         }
         if (chunk === null) {
-          const tail = decodeOrThrow(this.#decoder, undefined, parser, this.path);
-          if (tail.length) parser.push(tail);
-          parser.finish();
-          this.#done = true;
+          this.#finish(parser, this.#decode(undefined));
         } else {
-          this.#bytesRead += chunk.length;
-          // In steps, with a turn of the event loop between them (see SLICE_CHARS).
-          parser.begin(decodeOrThrow(this.#decoder, chunk, parser, this.path));
-          while (!parser.next(SLICE_CHARS)) {
-            if (afterChunk) await afterChunk(this.#bytesRead);
+          // In slices, with a turn of the event loop between them (see SLICE_BYTES).
+          parser.begin(this.#decode(chunk));
+          while (!parser.next(SLICE_BYTES)) {
+            if (afterSlice) await afterSlice();
             await yieldToEventLoop();
             if (this.#stopped) break;
           }
         }
-        if (afterChunk) await afterChunk(this.#bytesRead);
+        if (afterSlice) await afterSlice();
       }
     } finally {
-      // A read still in flight must settle before its file is closed.
+      // A read still in flight must settle before its input is closed.
       if (next) await next.catch(() => null);
       this.close();
     }
   }
 
-  /** Closes the file (also done when {@linkcode stream} ends). */
+  /** Closes the input (also done when {@linkcode stream} ends). */
   close(): void {
-    try {
-      this.#file.close();
-    } catch {
-      // already closed
+    this.#input.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Until `stream` takes over: the first record is the header, the rest wait in `#early`. */
+  #keep: RecordHandler = (record, line, flags) => {
+    if (this.#header === undefined) this.#header = record.strings();
+    else this.#early.push({ record: record.clone(), line, flags });
+  };
+
+  /** Reads and parses one more chunk whole, keeping its records; false at the end. */
+  async #readAhead(): Promise<boolean> {
+    if (this.#done) return false;
+    const chunk = await this.#input.read(this.#buf);
+    const bytes = this.#decode(chunk ?? undefined);
+    const parser = this.#parser ??= this.#newParser(bytes);
+    if (chunk === null) {
+      this.#finish(parser, bytes);
+      return false;
     }
+    parser.push(bytes);
+    return true;
+  }
+
+  #newParser(first: Uint8Array): CsvParser {
+    this.#delimiter = this.#settings.delimiter ??
+      sniffDelimiter(new TextDecoder().decode(first.subarray(0, 64 << 10)));
+    return new CsvParser({
+      delimiter: this.#delimiter,
+      maxRecordBytes: this.#settings.maxRecordBytes,
+    }, this.#keep);
+  }
+
+  /** Ends the input: `tail` is what the decoder still held. */
+  #finish(parser: CsvParser, tail: Uint8Array): void {
+    if (tail) parser.push(tail);
+    parser.finish();
+    this.#done = true;
+  }
+
+  /** Decodes a chunk (the end of the input when undefined). */
+  #decode(chunk: Uint8Array | undefined): Uint8Array {
+    return this.#decoder.decode(chunk, () => {
+      const parser = this.#parser;
+      return parser ? parser.line + countNewlines(parser.pending) : 1;
+    });
   }
 }
 
 /**
- * Characters parsed between two turns of the event loop. Measured: a consumer's socket writes
- * (the COPY stream) only move on during those turns; parsing a whole 64 KiB chunk at a time
- * left PostgreSQL waiting for data (1M rows: 2.4-2.9 s), 4 Ki-character slices keep it fed
- * (1.8-1.9 s).
+ * Bytes parsed between two turns of the event loop: a consumer's socket writes (the COPY
+ * stream) only move on during those turns, so slices much longer than this leave PostgreSQL
+ * waiting for data (bench/findings.md, "Loader tuning").
  */
-const SLICE_CHARS = 4096;
+const SLICE_BYTES = 4096;
 
-/** Resolves after a turn of the event loop, I/O callbacks included (~2 µs). */
+/** Resolves after a turn of the event loop, I/O callbacks included. */
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-async function readChunk(
-  file: Deno.FsFile,
-  buf: Uint8Array,
-  path: string,
-): Promise<Uint8Array | null> {
-  let n: number | null;
-  try {
-    n = await file.read(buf);
-  } catch (err) {
-    throw new InputError(`cannot read "${path}": ${(err as Error).message}`);
-  }
-  // A copy is not needed: the decoder copies into a string before the buffer is reused.
-  return n === null ? null : buf.subarray(0, n);
-}
-
-/** The start of the input as text, for the delimiter sniffer. */
-function textOf(bytes: Uint8Array): string {
-  return new TextDecoder().decode(bytes.subarray(0, 64 << 10));
-}
-
-/** The chunk as UTF-8 for the parser (`undefined`: the end of input); bad bytes name the line. */
-function decodeOrThrow(
-  decoder: Utf8Chunks,
-  chunk: Uint8Array | undefined,
-  parser: CsvParser | undefined,
-  path: string,
-): Uint8Array {
-  const r = chunk ? decoder.next(chunk) : decoder.end();
-  if (r.bad < 0) return r.bytes;
-  let line = parser ? parser.line + countNewlines(parser.pending) : 1;
-  if (chunk) { for (let i = 0; i < r.bad && i < chunk.length; i++) if (chunk[i] === 10) line++; }
-  throw new InputError(
-    `"${path}": invalid ${decoder.encoding} bytes at line ${line}${
-      chunk ? "" : " (the file ends inside a character)"
-    }`,
-  );
 }

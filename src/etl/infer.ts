@@ -9,14 +9,19 @@
  * const schema = inferSchema({ header: ["Zip", "Age"], sample: [["01234", "31"]] });
  * // { table: "processed_data", columns: [{name: "zip", type: "text", ...}, {name: "age", type: "integer", ...}] }
  * ```
+ *
+ * @module
  */
 import { convertValue, timestampOffset } from "./convert.ts";
+import { CsvSource } from "./csv_source.ts";
+import { UsageError } from "../errors.ts";
 import { nullCheckFor } from "./transform.ts";
 import {
   type ColumnSpec,
   type ColumnType,
   DEFAULT_NULL_TOKENS,
   DEFAULT_TABLE,
+  quoteTable,
   type Schema,
 } from "./schema.ts";
 
@@ -121,4 +126,84 @@ export function inferSchema(options: InferOptions): Schema {
     return col;
   });
   return { table: options.table ?? DEFAULT_TABLE, columns };
+}
+
+/** Records read for inference unless told otherwise. */
+export const DEFAULT_SAMPLE = 10_000;
+
+/** Options for {@linkcode inferSource}. */
+export interface InferSourceOptions {
+  /**
+   * The `table` written into the schema.
+   * @default {"processed_data"}
+   */
+  table?: string;
+  /**
+   * Records read to infer the types.
+   * @default {DEFAULT_SAMPLE}
+   */
+  sample?: number;
+}
+
+/** Options for {@linkcode inferFile}. */
+export interface InferFileOptions extends InferSourceOptions {
+  /** The CSV file. */
+  file: string;
+  /**
+   * The input's encoding.
+   * @default {"utf-8"}
+   */
+  encoding?: string;
+  /**
+   * One character.
+   * @default {sniffed from the header line}
+   */
+  delimiter?: string;
+}
+
+function sampleSize(sample: number | undefined): number {
+  const n = sample ?? DEFAULT_SAMPLE;
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UsageError(`--sample must be a whole number of rows, 1 or more, got "${n}"`);
+  }
+  return n;
+}
+
+/**
+ * Infers the schema of an open source from its first records. They stay in the source: a load
+ * that follows reads them from there, so the input is read once (a pipe can only be).
+ *
+ * @example
+ * ```ts
+ * using source = await CsvSource.open({ path: "people.csv" });
+ * const schema = await inferSource(source, { table: "people" });
+ * ```
+ */
+export async function inferSource(
+  source: CsvSource,
+  options: InferSourceOptions = {},
+): Promise<Schema> {
+  const limit = sampleSize(options.sample);
+  const table = options.table ?? DEFAULT_TABLE;
+  quoteTable(table);
+  return inferSchema({ header: source.header, sample: await source.sample(limit), table });
+}
+
+/**
+ * Infers the schema `ingest` would use for a file: what `cli.ts infer` prints.
+ *
+ * @example
+ * ```ts
+ * const schema = await inferFile({ file: "people.csv", table: "people" });
+ * console.log(JSON.stringify(schema, null, 2));
+ * ```
+ */
+export async function inferFile(options: InferFileOptions): Promise<Schema> {
+  sampleSize(options.sample);
+  using source = await CsvSource.open({
+    path: options.file,
+    encoding: options.encoding,
+    delimiter: options.delimiter,
+  });
+  return await inferSource(source, options);
 }

@@ -12,16 +12,51 @@
  * const committedBytes = await w.flush();
  * w.close();
  * ```
+ *
+ * @module
  */
 import { UsageError } from "../errors.ts";
 
+/**
+ * The default rejects file: `FILE.rejects.csv` next to the input.
+ *
+ * @example
+ * ```ts
+ * defaultRejectsPath("data/people.csv"); // "data/people.rejects.csv"
+ * defaultRejectsPath("people.txt"); // "people.txt.rejects.csv"
+ * ```
+ */
+export function defaultRejectsPath(input: string): string {
+  return /\.csv$/i.test(input) ? input.replace(/\.csv$/i, ".rejects.csv") : `${input}.rejects.csv`;
+}
+
+async function sameFile(a: string, b: string): Promise<boolean> {
+  try {
+    const [x, y] = await Promise.all([Deno.stat(a), Deno.stat(b)]);
+    return x.dev === y.dev && x.ino !== null && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
 /** Options for {@linkcode RejectsWriter.open}. */
 export interface RejectsOptions {
+  /** The rejects file. */
   path: string;
+  /** The input's header: the file's columns, before `_line` and `_reason`. */
   header: readonly string[];
+  /** The input's delimiter, used in the rejects file too. */
   delimiter: string;
-  /** Resume: keep the file up to this many bytes (the committed part) and append after it. */
+  /**
+   * Resume: keep the file up to this many bytes (the committed part) and append after it.
+   * @default {undefined: start the file over}
+   */
   resumeAt?: number;
+  /**
+   * The input file: a rejects file that is the input itself is refused.
+   * @default {not checked}
+   */
+  input?: string;
 }
 
 const encoder = new TextEncoder();
@@ -37,8 +72,8 @@ export function csvField(value: string, delimiter: string): string {
   return value;
 }
 
-/** See the module documentation. */
-export class RejectsWriter {
+/** The rejects file of one load, open for appending; disposing of it closes it. */
+export class RejectsWriter implements Disposable {
   readonly path: string;
   readonly #file: Deno.FsFile;
   readonly #delimiter: string;
@@ -69,6 +104,9 @@ export class RejectsWriter {
 
   /** Opens (creating or truncating) the file; writes the header when the file starts empty. */
   static async open(options: RejectsOptions): Promise<RejectsWriter> {
+    if (options.input !== undefined && await sameFile(options.path, options.input)) {
+      throw new UsageError(`the rejects file "${options.path}" is the input file itself`);
+    }
     let file: Deno.FsFile;
     try {
       file = await Deno.open(options.path, { read: true, write: true, create: true });
@@ -166,11 +204,16 @@ export class RejectsWriter {
     return this.#offset;
   }
 
+  /** Closes the file; safe to call twice. */
   close(): void {
     try {
       this.#file.close();
     } catch {
       // already closed
     }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
   }
 }

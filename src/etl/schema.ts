@@ -7,6 +7,8 @@
  * const schema = await readSchemaFile("people.schema.json");
  * const positions = resolveColumns(schema, ["Age", "is_active", "zip"]);
  * ```
+ *
+ * @module
  */
 import { z } from "zod";
 import { UsageError } from "../errors.ts";

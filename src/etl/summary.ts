@@ -6,30 +6,43 @@
  * ```ts
  * console.log(formatSummary(summary));
  * ```
+ *
+ * @module
  */
 
 /** The end-of-load summary; the same object is written by `--summary-json`. */
 export interface IngestSummary {
+  /** The input, as given. */
   file: string;
+  /** The table loaded into. */
   table: string;
+  /** Nothing was written to the database. */
   dry_run: boolean;
   /** Records skipped because an earlier run committed them (a resume). */
   resumed_after_records: number;
   /** Data records read by this run (the header not counted). */
   rows_read: number;
+  /** Rows this run loaded (on a dry run: would have loaded). */
   rows_loaded: number;
+  /** Records this run wrote to the rejects file. */
   rows_rejected: number;
   /** Rejected rows per reason (column and kind, without the value). */
   rejected_by_reason: Record<string, number>;
   /** Missing values that became their column's default, per column. */
   defaulted: Record<string, number>;
+  /** Batches this run committed. */
   batches: number;
+  /** Wall-clock seconds of this run. */
   seconds: number;
+  /** `rows_read` per second. */
   rows_per_second: number;
+  /** Where rejected records went. */
   rejects_file: string;
-  /** Across every run of this load (equal to the above unless resumed). */
+  /** Rows loaded across every run of this load (equal to `rows_loaded` unless resumed). */
   total_rows_loaded: number;
+  /** Rows rejected across every run of this load. */
   total_rows_rejected: number;
+  /** The exit code of the CLI: 0 done, 1 failed, 2 bad usage or unreadable input. */
   exit_code: number;
   /** Why the load stopped, when it did. */
   error?: string;
@@ -37,11 +50,17 @@ export interface IngestSummary {
 
 /** Progress as reported every few seconds. */
 export interface Progress {
+  /** Bytes of the input read. */
   bytesRead: number;
+  /** The input's size. */
   bytesTotal: number;
+  /** Records read by this run. */
   rowsRead: number;
+  /** Rows committed by this run. */
   rowsLoaded: number;
+  /** Records rejected and committed by this run. */
   rowsRejected: number;
+  /** Seconds since the load started streaming. */
   seconds: number;
 }
 
@@ -49,7 +68,14 @@ function num(n: number): string {
   return n.toLocaleString("en-US");
 }
 
-/** The summary as aligned text lines. */
+/**
+ * The summary as aligned text lines, for stdout.
+ *
+ * @example
+ * ```ts
+ * formatSummary(summary).split("\n")[2]; // "rows read       1,000,000"
+ * ```
+ */
 export function formatSummary(s: IngestSummary): string {
   const lines: string[] = [];
   const row = (label: string, value: string) => lines.push(`${label.padEnd(16)}${value}`);
@@ -77,7 +103,15 @@ export function formatSummary(s: IngestSummary): string {
   return lines.join("\n");
 }
 
-/** One progress line: percent of bytes, rows/s, ETA. */
+/**
+ * One progress line: percent of bytes, rows/s, ETA.
+ *
+ * @example
+ * ```ts
+ * formatProgress({ bytesRead: 25, bytesTotal: 100, rowsRead: 1000, rowsLoaded: 900, rowsRejected: 100, seconds: 2 });
+ * // " 25.0%  1,000 rows  500 rows/s  100 rejected  ETA 6s"
+ * ```
+ */
 export function formatProgress(p: Progress): string {
   const frac = p.bytesTotal > 0 ? Math.min(1, p.bytesRead / p.bytesTotal) : 1;
   const rate = p.seconds > 0 ? p.rowsRead / p.seconds : 0;

@@ -1,0 +1,141 @@
+/**
+ * What a batch writes when it commits, besides its rows: its rejected records (those the
+ * transform refused, and those the database refused, read again from the input) appended to the
+ * rejects file and synced; the reject limit checked across every run of the load; and the load
+ * state, in the batch's transaction. A batch's commit is handed all of this as one
+ * {@linkcode BatchCommit} value.
+ *
+ * The rejects file's length goes into the load state with the batch, so a resume truncates the
+ * file back to what was committed and each reject is in it exactly once.
+ *
+ * @example
+ * ```ts
+ * const progress = await db.transaction((tx) => writeCommit(tx, commit, refused));
+ * console.log(progress.rowsLoaded, progress.rejectsBytes);
+ * ```
+ *
+ * @module
+ */
+import type { Session } from "../db/database.ts";
+import { type LoadKey, type LoadProgress, saveProgress } from "../db/load_state.ts";
+import { LoadError } from "../errors.ts";
+import type { Batch, RefusedRow } from "./batch.ts";
+import type { RejectsWriter } from "./rejects.ts";
+
+/** A limit on rejects: a count, or a share of the rows read. */
+export type MaxRejects = { count: number } | { ratio: number };
+
+/** Reads records of the input a second time, by the line they start on. */
+export interface RecordReader {
+  recordsAt(lines: readonly number[]): Promise<Map<number, string[]>>;
+}
+
+/** Where every batch of a load writes, besides its rows. */
+export interface CommitTargets {
+  /** The rejects file. */
+  rejects: RejectsWriter;
+  /** The load's row in `ingest_loads`. */
+  key: LoadKey;
+  /** Where the records the database refused are read again. */
+  input: RecordReader;
+  /**
+   * Stops the load (exit 1) once more rows than this are rejected, across all its runs.
+   * @default {no limit}
+   */
+  maxRejects?: MaxRejects;
+}
+
+/** One batch's commit: the batch, sealed; the progress committed before it; where it writes. */
+export interface BatchCommit {
+  batch: Batch;
+  before: LoadProgress;
+  to: CommitTargets;
+}
+
+/** The progress of a load that has committed nothing yet. */
+export function noProgress(): LoadProgress {
+  return {
+    recordsDone: 0,
+    lastLine: 1,
+    rowsLoaded: 0,
+    rowsRejected: 0,
+    rejectedByReason: {},
+    defaulted: {},
+    rejectsBytes: 0,
+    batches: 0,
+  };
+}
+
+/** The reason a refused row is counted under: the database's message without quoted values. */
+function refusedReason(message: string): string {
+  return `database refused: ${message.replace(/"[^"]*"/g, '"…"')}`;
+}
+
+function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
+}
+
+/** Throws a {@linkcode LoadError} when the rejects pass the limit. */
+export function checkRejectLimit(
+  limit: MaxRejects | undefined,
+  p: LoadProgress,
+  rejectsPath: string,
+): void {
+  if (!limit) return;
+  const over = "count" in limit
+    ? p.rowsRejected > limit.count
+    : p.rowsRejected > limit.ratio * p.recordsDone;
+  if (over) {
+    throw new LoadError(
+      `too many rejects: ${p.rowsRejected} of ${p.recordsDone} rows rejected, more than --max-rejects ${
+        "count" in limit ? limit.count : limit.ratio
+      } allows (see ${rejectsPath})`,
+    );
+  }
+}
+
+/**
+ * Writes a batch's rejects and, inside `tx`, its load state; returns the progress it commits.
+ * `refused` are the rows the database would not take. Without `tx` (a dry run) only the rejects
+ * are written. Throws a {@linkcode LoadError} past the reject limit: the rejects are then in
+ * the file for the user to look at, but not committed, so a resume truncates them away.
+ */
+export async function writeCommit(
+  tx: Session | undefined,
+  commit: BatchCommit,
+  refused: readonly RefusedRow[],
+): Promise<LoadProgress> {
+  const { batch, before, to } = commit;
+  const { rejects } = to;
+  // A copy: the pooled buffer is reused once this batch is done.
+  rejects.addEncoded(batch.rejectText.bytes().slice(), batch.rejected);
+  const reasons = { ...batch.reasons };
+  if (refused.length) {
+    const lines = refused.map((r) => batch.lines.at(r.index));
+    const records = await to.input.recordsAt(lines);
+    refused.forEach((r, i) => {
+      rejects.add(records.get(lines[i]) ?? [], lines[i], `database refused: ${r.message}`);
+      const key = refusedReason(r.message);
+      reasons[key] = (reasons[key] ?? 0) + 1;
+    });
+  }
+  const rejectedByReason = { ...before.rejectedByReason };
+  addCounts(rejectedByReason, reasons);
+  const next: LoadProgress = {
+    recordsDone: before.recordsDone + batch.records,
+    lastLine: batch.lastLine || before.lastLine,
+    rowsLoaded: before.rowsLoaded + batch.lines.length - refused.length,
+    rowsRejected: before.rowsRejected + batch.rejected + refused.length,
+    rejectedByReason,
+    defaulted: batch.defaulted,
+    rejectsBytes: 0,
+    batches: before.batches + 1,
+  };
+  try {
+    checkRejectLimit(to.maxRejects, next, rejects.path);
+  } finally {
+    next.rejectsBytes = await rejects.flush();
+  }
+  if (tx) await saveProgress(tx, to.key, next, batch.final);
+  return next;
+}

@@ -1,0 +1,146 @@
+/**
+ * The options of a load ({@linkcode IngestOptions}: the CLI's flags, and what tests pass
+ * instead), each with its default, and the checks that need no I/O, made once before anything
+ * is opened.
+ *
+ * @example
+ * ```ts
+ * const { batchSize } = checkOptions({ file: "people.csv", batchSize: 1000 });
+ * ```
+ *
+ * @module
+ */
+import type { Database } from "../db/database.ts";
+import { UsageError } from "../errors.ts";
+import type { MaxRejects } from "./batch_commit.ts";
+import { quoteTable, type Schema } from "./schema.ts";
+import type { Progress } from "./summary.ts";
+
+/** Records per batch unless told otherwise (bench/findings.md: "Loader tuning"). */
+export const DEFAULT_BATCH_SIZE = 25_000;
+
+/** Options for `ingest()`: the CLI's flags, and what tests pass instead. */
+export interface IngestOptions {
+  /** The CSV file to load. */
+  file: string;
+  /**
+   * The target table; wins over the schema's `table`.
+   * @default {the schema's `table`, else "processed_data"}
+   */
+  table?: string;
+  /**
+   * A schema file (the format `infer` prints).
+   * @default {inferred from the file, or recorded with the load being resumed}
+   */
+  schemaFile?: string;
+  /**
+   * A schema object instead of a file; wins over `schemaFile`.
+   * @default {none}
+   */
+  schema?: Schema;
+  /**
+   * Records read per batch; each batch is one transaction.
+   * @default {DEFAULT_BATCH_SIZE}
+   */
+  batchSize?: number;
+  /**
+   * An open, migrated database to load into instead of opening one; left open.
+   * @default {opened from `databaseUrl` or `dataDir`}
+   */
+  db?: Database;
+  /**
+   * A PostgreSQL server, `postgres://user:pass@host:5432/db`.
+   * @default {the embedded database under `dataDir`}
+   */
+  databaseUrl?: string;
+  /**
+   * `"transaction"` when `databaseUrl` is a transaction-mode pooler (`DATABASE_POOLER`).
+   * @default {"none"}
+   */
+  pooler?: "none" | "transaction";
+  /**
+   * Where the embedded database lives.
+   * @default {"./data"}
+   */
+  dataDir?: string;
+  /**
+   * The rejects file.
+   * @default {`FILE.rejects.csv` next to the input}
+   */
+  rejectsPath?: string;
+  /**
+   * Continue a recorded load after its last committed batch.
+   * @default {false}
+   */
+  resume?: boolean;
+  /**
+   * Truncate the table and forget its recorded loads, then load.
+   * @default {false}
+   */
+  replace?: boolean;
+  /**
+   * Read, validate and write rejects, but open no database.
+   * @default {false}
+   */
+  dryRun?: boolean;
+  /**
+   * The input's encoding, a WHATWG label.
+   * @default {"utf-8"}
+   */
+  encoding?: string;
+  /**
+   * The field delimiter, one character.
+   * @default {sniffed from the header line}
+   */
+  delimiter?: string;
+  /**
+   * Records read to infer the schema.
+   * @default {DEFAULT_SAMPLE}
+   */
+  sample?: number;
+  /**
+   * Stop (exit 1) once more rows than this are rejected, across all runs of the load.
+   * @default {no limit}
+   */
+  maxRejects?: MaxRejects;
+  /**
+   * A record longer than this (in bytes) stops the load (exit 1).
+   * @default {64 * 1024 * 1024}
+   */
+  maxRecordBytes?: number;
+  /**
+   * Called every `progressIntervalMs` while loading, and once at the end.
+   * @default {none}
+   */
+  onProgress?: (p: Progress) => void;
+  /**
+   * Milliseconds between two progress reports (and progress lines in the log).
+   * @default {2000}
+   */
+  progressIntervalMs?: number;
+}
+
+/**
+ * Checks the options that need no I/O; returns the batch size to use. Throws a
+ * {@linkcode UsageError} quoting the bad value.
+ *
+ * @example
+ * ```ts
+ * checkOptions({ file: "x.csv", resume: true, replace: true }); // throws: exclude each other
+ * ```
+ */
+export function checkOptions(options: IngestOptions): { batchSize: number } {
+  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new UsageError(`--batch-size must be a whole number, 1 or more, got "${batchSize}"`);
+  }
+  if (options.resume && options.replace) {
+    throw new UsageError("--resume and --replace exclude each other; give one");
+  }
+  if (options.table !== undefined) quoteTable(options.table);
+  const limit = options.maxRejects;
+  if (limit && !("count" in limit ? limit.count >= 0 : limit.ratio >= 0 && limit.ratio <= 1)) {
+    throw new UsageError(`--max-rejects must be 0 or more rows, or a ratio from 0 to 1`);
+  }
+  return { batchSize };
+}

@@ -1,0 +1,132 @@
+/**
+ * The table a load writes to: created from the schema when it does not exist, checked against
+ * the schema when it does (every schema column there with a type its values load into, every
+ * other column one that can be left out), and the COPY statement that fills it.
+ *
+ * @example
+ * ```ts
+ * await prepareTable(db, { table: "people", schema });
+ * await tx.copyFrom(copyStatement("people", schema), ["1\tAda\n"]);
+ * ```
+ *
+ * @module
+ */
+import type { Database } from "../db/database.ts";
+import { UsageError } from "../errors.ts";
+import { type ColumnType, quoteIdent, quoteTable, type Schema, sqlType } from "./schema.ts";
+
+/**
+ * The `COPY ... FROM STDIN` statement for a schema's columns.
+ *
+ * @example
+ * ```ts
+ * copyStatement("people", { columns: [{ name: "id", type: "integer" }] });
+ * // 'COPY "people" ("id") FROM STDIN'
+ * ```
+ */
+export function copyStatement(table: string, schema: Schema): string {
+  const cols = schema.columns.map((c) => quoteIdent(c.name)).join(", ");
+  return `COPY ${quoteTable(table)} (${cols}) FROM STDIN`;
+}
+
+/**
+ * The `CREATE TABLE IF NOT EXISTS` statement for a schema.
+ *
+ * @example
+ * ```ts
+ * createStatement("people", { columns: [{ name: "id", type: "integer" }] });
+ * ```
+ */
+export function createStatement(table: string, schema: Schema): string {
+  const cols = schema.columns.map((c) => `  ${quoteIdent(c.name)} ${sqlType(c.type)}`);
+  return `CREATE TABLE IF NOT EXISTS ${quoteTable(table)} (\n${cols.join(",\n")}\n)`;
+}
+
+// What an existing column may be for each schema type: COPY text of the type must load into it.
+const COMPATIBLE: Record<ColumnType, RegExp> = {
+  text: /^(text|character varying|character|citext)\b/,
+  integer: /^(integer|bigint|numeric|double precision|real)\b/,
+  bigint: /^(bigint|numeric)\b/,
+  numeric: /^(numeric|double precision)\b/,
+  double: /^(double precision|numeric|real)\b/,
+  boolean: /^boolean$/,
+  date: /^date$/,
+  timestamp: /^timestamp without time zone$/,
+  timestamptz: /^timestamp with time zone$/,
+};
+
+/** A column of an existing table, as the catalog describes it. */
+export interface ColumnRow {
+  name: string;
+  type: string;
+  not_null: boolean;
+  has_default: boolean;
+}
+
+/** The existing table's columns, or undefined when there is no such table. */
+export async function tableColumns(
+  db: Database,
+  table: string,
+): Promise<ColumnRow[] | undefined> {
+  const quoted = quoteTable(table);
+  const exists = await db.query<{ oid: string | null }>("SELECT to_regclass($1)::text AS oid", [
+    quoted,
+  ]);
+  if (!exists[0]?.oid) return undefined;
+  return await db.query<ColumnRow>(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+            a.attnotnull AS not_null,
+            (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '') AS has_default
+       FROM pg_attribute a
+      WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+      ORDER BY a.attnum`,
+    [quoted],
+  );
+}
+
+/**
+ * Creates the table from the schema when it does not exist. When it does, checks that every
+ * schema column is there with a type its values load into, and that any other column can be
+ * left out (nullable or with a default); throws a {@linkcode UsageError} listing the
+ * differences otherwise. Returns whether the table was created.
+ */
+export async function prepareTable(
+  db: Database,
+  options: { table: string; schema: Schema },
+): Promise<boolean> {
+  const { table, schema } = options;
+  const existing = await tableColumns(db, table);
+  if (existing === undefined) {
+    await db.exec(createStatement(table, schema));
+    return true;
+  }
+  const problems = tableDifferences(existing, schema);
+  if (problems.length) {
+    throw new UsageError(
+      `table "${table}" exists with different columns: ${
+        problems.join("; ")
+      } (load into another --table, or drop it)`,
+    );
+  }
+  return false;
+}
+
+/** What keeps an existing table from taking a schema's rows; empty when nothing does. */
+export function tableDifferences(existing: readonly ColumnRow[], schema: Schema): string[] {
+  const byName = new Map(existing.map((c) => [c.name, c]));
+  const problems: string[] = [];
+  for (const col of schema.columns) {
+    const have = byName.get(col.name);
+    if (!have) problems.push(`no column "${col.name}"`);
+    else if (!COMPATIBLE[col.type].test(have.type)) {
+      problems.push(`column "${col.name}" is ${have.type}, the schema says ${col.type}`);
+    }
+  }
+  const wanted = new Set(schema.columns.map((c) => c.name));
+  for (const c of existing) {
+    if (!wanted.has(c.name) && c.not_null && !c.has_default) {
+      problems.push(`column "${c.name}" is NOT NULL without a default and not in the schema`);
+    }
+  }
+  return problems;
+}

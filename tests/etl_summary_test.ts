@@ -1,0 +1,52 @@
+/** The loader's summary and progress line, as people read them. */
+import assert from "node:assert/strict";
+import { formatProgress, formatSummary, type IngestSummary } from "../src/etl/summary.ts";
+
+const summary: IngestSummary = {
+  file: "people.csv",
+  table: "people",
+  dry_run: false,
+  resumed_after_records: 0,
+  rows_read: 1_000_000,
+  rows_loaded: 950_000,
+  rows_rejected: 50_000,
+  rejected_by_reason: { "age: not an integer": 20_000, "wrong number of fields": 30_000 },
+  defaulted: { active: 12 },
+  batches: 20,
+  seconds: 2,
+  rows_per_second: 500_000,
+  rejects_file: "people.rejects.csv",
+  total_rows_loaded: 950_000,
+  total_rows_rejected: 50_000,
+  exit_code: 0,
+};
+
+Deno.test("summary: rows read, loaded, rejected by reason, seconds, rows/s", () => {
+  const text = formatSummary(summary);
+  assert.match(text, /^rows read\s+1,000,000$/m);
+  assert.match(text, /^rows loaded\s+950,000$/m);
+  assert.match(text, /^rows rejected\s+50,000 {2}\(see people\.rejects\.csv\)$/m);
+  // Reasons, most frequent first.
+  assert.ok(text.indexOf("wrong number of fields") < text.indexOf("age: not an integer"));
+  assert.match(text, /^defaulted\s+active: 12$/m);
+  assert.match(text, /^seconds\s+2\.00$/m);
+  assert.match(text, /^rows\/s\s+500,000$/m);
+  assert.doesNotMatch(text, /resumed/);
+  const resumed = formatSummary({ ...summary, resumed_after_records: 10, error: "boom" });
+  assert.match(resumed, /^resumed after\s+10 records committed earlier$/m);
+  assert.match(resumed, /^stopped\s+boom$/m);
+});
+
+Deno.test("progress: percent of bytes, rows/s, ETA", () => {
+  const line = formatProgress({
+    bytesRead: 25,
+    bytesTotal: 100,
+    rowsRead: 1000,
+    rowsLoaded: 900,
+    rowsRejected: 100,
+    seconds: 2,
+  });
+  assert.match(line, /25\.0%/);
+  assert.match(line, /500 rows\/s/);
+  assert.match(line, /ETA 6s/);
+});
