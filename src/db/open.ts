@@ -20,13 +20,25 @@ export interface OpenOptions {
   databaseUrl?: string;
   /** Where the embedded database lives. */
   dataDir: string;
-  /** Pool size for a real server. */
+  /**
+   * Pool size for a real server.
+   * @default {10}
+   */
   poolSize?: number;
-  /** Per-query limit for a real server (ms); 0 for none. */
+  /**
+   * Per-query limit for a real server (ms); 0 for none.
+   * @default {0}
+   */
   queryTimeoutMs?: number;
-  /** `"transaction"` when `databaseUrl` is a pooler in transaction mode: no named statements. */
+  /**
+   * `"transaction"` when `databaseUrl` is a pooler in transaction mode: no named statements.
+   * @default {"none"}
+   */
   pooler?: "none" | "transaction";
-  /** Names a real server's connections in `pg_stat_activity` (unless the URL does). */
+  /**
+   * Names a real server's connections in `pg_stat_activity` (unless the URL does).
+   * @default {none}
+   */
   applicationName?: string;
 }
 

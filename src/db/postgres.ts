@@ -31,11 +31,20 @@ import { DatabaseUnavailableError, isConnectionError } from "./errors.ts";
 export interface PostgresOptions {
   /** `postgres://user:pass@host:port/db` */
   url: string;
-  /** Pool size; the server wants several, the loader two. */
+  /**
+   * Pool size; the server wants several, the loader two.
+   * @default {10}
+   */
   max?: number;
-  /** A query that takes longer fails; 0 means no limit (the loader's COPY). */
+  /**
+   * A query that takes longer fails; 0 means no limit (the loader's COPY).
+   * @default {0}
+   */
   queryTimeoutMs?: number;
-  /** How long to wait for a connection before the database counts as down. */
+  /**
+   * How long to wait for a connection before the database counts as down (ms).
+   * @default {3000}
+   */
   connectTimeoutMs?: number;
   /**
    * `"transaction"`: `url` is a pooler in transaction mode, which may run each transaction on

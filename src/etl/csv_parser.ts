@@ -38,7 +38,10 @@ export const UNTERMINATED_QUOTE = 1;
 export interface CsvParserOptions {
   /** One character (its UTF-8 bytes are matched). */
   delimiter: string;
-  /** A record longer than this (in bytes) stops the parse: an unbalanced quote, likely. */
+  /**
+   * A record longer than this (in bytes) stops the parse: an unbalanced quote, likely.
+   * @default {64 * 1024 * 1024}
+   */
   maxRecordBytes?: number;
 }
 

@@ -98,10 +98,19 @@ export function inferType(values: readonly string[]): ColumnType {
 
 /** Options for {@linkcode inferSchema}. */
 export interface InferOptions {
+  /** The CSV header's fields. */
   header: readonly string[];
   /** Sample records; ones with the wrong number of fields are skipped. */
   sample: readonly (readonly string[])[];
+  /**
+   * The `table` written into the schema.
+   * @default {"processed_data"}
+   */
   table?: string;
+  /**
+   * Values that mean "missing", ignored when inferring a type.
+   * @default {DEFAULT_NULL_TOKENS}
+   */
   nullTokens?: readonly string[];
 }
 
