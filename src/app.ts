@@ -9,6 +9,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { getLogger } from "@logtape/logtape";
 import { createTokenService, type TokenService } from "./auth/tokens.ts";
+import { ClientAddresses } from "./client_address.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { ServerConfig } from "./config.ts";
 import type { Database } from "./db/database.ts";
@@ -102,7 +103,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return c.json({ status: "ok" });
   });
 
-  app.route("/", authRoutes({ db, tokens, config, clock }));
+  const addresses = new ClientAddresses(config.trustedProxies);
+  app.route("/", authRoutes({ db, tokens, config, clock, addresses }));
   app.route("/tasks", taskRoutes({ db, tokens, publicUrl: config.publicUrl }));
 
   const allowed = new AllowedMethods(() => app.routes);

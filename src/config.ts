@@ -1,3 +1,4 @@
+import { type Cidr, parseCidrs } from "./client_address.ts";
 import { ConfigError } from "./errors.ts";
 
 /** Everything the HTTP server reads from its environment, validated. */
@@ -156,6 +157,16 @@ export async function loadServerConfig(env: Env): Promise<ServerConfig> {
 
 /** The settings of the defences against abuse (README, "Security"). */
 export interface SecuritySettings {
+  /**
+   * Failed logins for one username across all client addresses within the login window before
+   * 429 (`LOGIN_MAX_FAILURES_PER_USER`): stops guessing spread over many addresses. 0 = off.
+   */
+  loginMaxFailuresPerUser: number;
+  /**
+   * Reverse proxies whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`, CIDR list);
+   * empty: the connection's own address is the client.
+   */
+  trustedProxies: Cidr[];
   /** A request body not complete this long after the request started answers 408. */
   bodyTimeoutSeconds: number;
   /**
@@ -175,9 +186,21 @@ export interface SecuritySettings {
  */
 export function securityFrom(env: Env): SecuritySettings {
   return {
+    loginMaxFailuresPerUser: intFrom(env, "LOGIN_MAX_FAILURES_PER_USER", 100, 0, 1_000_000),
+    trustedProxies: cidrsFrom(env.TRUSTED_PROXIES),
     bodyTimeoutSeconds: intFrom(env, "BODY_TIMEOUT_SECONDS", 10, 1, 3600),
     publicUrl: publicUrlFrom(env.PUBLIC_URL),
   };
+}
+
+function cidrsFrom(raw: string | undefined): Cidr[] {
+  try {
+    return parseCidrs(raw ?? "");
+  } catch (err) {
+    throw new ConfigError(
+      `TRUSTED_PROXIES must be a comma-separated list of CIDR blocks: ${(err as Error).message}`,
+    );
+  }
 }
 
 function publicUrlFrom(raw: string | undefined): string | undefined {

@@ -121,11 +121,66 @@ export function textField(name: string, limits: { min: number; max: number }): z
 }
 
 /**
- * The connection's remote address. Forwarding headers are not trusted: any client could set them.
+ * Usernames: 3–50 ASCII letters, digits, `_`, `.` or `-`. One account per
+ * {@linkcode canonicalUsername}: `Alice`, `ALICE` and `ａｌｉｃｅ` are one name.
+ */
+export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,50}$/;
+
+/**
+ * The one canonical form of a username, used for uniqueness, lookup and the login limits alike:
+ * NFKC (compatibility forms such as fullwidth letters or the Kelvin sign become the letters they
+ * stand for), then lower case. JavaScript computes it, once; the database only compares it, so no
+ * collation or locale (PostgreSQL's `lower()` folds `I` to `ı` under a Turkish locale) can make two
+ * places disagree. A name whose canonical form is not a valid username can never log in.
  *
  * @example
  * ```ts
- * const key = `ip:${clientAddress(c)}`;
+ * canonicalUsername("ＡＬＩＣＥ"); // "alice"
+ * canonicalUsername("\u212Aim"); // "kim" (KELVIN SIGN)
+ * ```
+ */
+export function canonicalUsername(name: string): string {
+  return name.normalize("NFKC").toLowerCase();
+}
+
+/**
+ * The username to register: a valid username as typed (kept for display), a 400 otherwise.
+ *
+ * @example
+ * ```ts
+ * const body = z.strictObject({ username: usernameField(), password: passwordField() });
+ * ```
+ */
+export function usernameField(): z.ZodString {
+  return safeString("username").regex(USERNAME_PATTERN, {
+    error: (issue) =>
+      `username ${
+        JSON.stringify(String(issue.input).slice(0, 60))
+      } is invalid: use 3 to 50 letters, digits, "_", "." or "-"`,
+  });
+}
+
+/**
+ * The username to log in with, as its {@linkcode canonicalUsername}. Only what is not text at all
+ * (a number, a NUL, a lone surrogate) is a 400 here; any other name outside the rules, however
+ * long or short, fails later like a wrong password, after the same work.
+ *
+ * @example
+ * ```ts
+ * const body = z.strictObject({ username: loginNameField(), password: z.string() });
+ * ```
+ */
+export function loginNameField(): z.ZodPipe<z.ZodString, z.ZodTransform<string, string>> {
+  return safeString("username").transform(canonicalUsername);
+}
+
+/**
+ * The connection's remote address: the client, or the nearest reverse proxy
+ * (`ClientAddresses` in `client_address.ts` finds the client behind trusted proxies).
+ *
+ * @example
+ * ```ts
+ * const peer = clientAddress(c); // "192.0.2.1"
  * ```
  */
 export function clientAddress(c: Context<AppEnv>): string {

@@ -3,6 +3,7 @@
  * semantics (`app.request`) without a socket. {@linkcode apiSuite} gives a test file one database
  * and app, opened when its test starts and closed when it ends, so the sanitizers stay on.
  */
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 import type { Hono } from "hono";
 import { createApp } from "../src/app.ts";
 import { securityFrom, type ServerConfig } from "../src/config.ts";
@@ -178,4 +179,38 @@ export function wrap(
 export function randomAddress(): string {
   const b = crypto.getRandomValues(new Uint8Array(3));
   return `10.${b[0]}.${b[1]}.${b[2]}`;
+}
+
+/** Log records captured in memory, as {@linkcode captureLogs} gives them. */
+export interface CapturedLogs extends AsyncDisposable {
+  records: LogRecord[];
+  /** The records' properties, for those whose category starts with `category`. */
+  of(...category: string[]): Record<string, unknown>[];
+}
+
+/**
+ * Sends every `taskapi` log record of this test process to memory until disposed.
+ *
+ * @example
+ * ```ts
+ * await using logs = await captureLogs();
+ * logs.of("taskapi", "audit"); // [{ event: "login_failed", ... }]
+ * ```
+ */
+export async function captureLogs(): Promise<CapturedLogs> {
+  const records: LogRecord[] = [];
+  await configure({
+    reset: true,
+    sinks: { memory: (r) => void records.push(r) },
+    loggers: [
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
+      { category: ["taskapi"], lowestLevel: "debug", sinks: ["memory"] },
+    ],
+  });
+  return {
+    records,
+    of: (...category) =>
+      records.filter((r) => category.every((c, i) => r.category[i] === c)).map((r) => r.properties),
+    [Symbol.asyncDispose]: () => reset(),
+  };
 }

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { getLogger } from "@logtape/logtape";
 import type { Clock } from "../clock.ts";
 import type { ServerConfig } from "../config.ts";
 import { takeHits, undoHits } from "../db/auth_limits.ts";
@@ -10,6 +11,7 @@ import type { Database } from "../db/database.ts";
 import { consumeRefreshToken, storeRefreshToken } from "../db/refresh_tokens.ts";
 import { findLogin, insertUser } from "../db/users.ts";
 import { AppError } from "../errors.ts";
+import { canonicalUsername, USERNAME_PATTERN } from "../http.ts";
 import { hashPassword, verifyPassword } from "./password.ts";
 import type { TokenService } from "./tokens.ts";
 
@@ -17,7 +19,13 @@ import type { TokenService } from "./tokens.ts";
 export interface AccountDeps {
   db: Database;
   tokens: TokenService;
-  config: Pick<ServerConfig, "accessTokenTtlSeconds" | "loginMaxFailures" | "loginWindowSeconds">;
+  config: Pick<
+    ServerConfig,
+    | "accessTokenTtlSeconds"
+    | "loginMaxFailures"
+    | "loginMaxFailuresPerUser"
+    | "loginWindowSeconds"
+  >;
   /** The clock the rate-limit windows are measured with. */
   clock: Clock;
 }
@@ -28,6 +36,12 @@ export interface Credentials {
   password: string;
 }
 
+/**
+ * Authentication events, one structured line each (`event`, `username`, `user_id`, `client`...),
+ * at info: who logged in or failed to, lockouts, registrations. Never a password or a token.
+ */
+const audit = getLogger(["taskapi", "audit"]);
+
 /** What a successful login or refresh answers. */
 export interface Session {
   access_token: string;
@@ -37,48 +51,99 @@ export interface Session {
 }
 
 /**
- * Creates an account. A 409 when the username is taken, in any letter case.
+ * Creates an account. A 409 when the name is taken in its canonical form (any letter case, any
+ * Unicode variant).
  *
  * @example
  * ```ts
- * await register(deps, { username: "testuser1", password: "securepassword" });
+ * await register(deps, { username: "testuser1", password: "securepassword" }, "192.0.2.1");
  * ```
  */
-export async function register(deps: AccountDeps, creds: Credentials): Promise<number> {
+export async function register(
+  deps: AccountDeps,
+  creds: Credentials,
+  client: string,
+): Promise<number> {
   const passwordHash = await hashPassword(creds.password);
-  const id = await insertUser(deps.db, { username: creds.username, passwordHash });
+  const key = canonicalUsername(creds.username);
+  const id = await insertUser(deps.db, { username: creds.username, key, passwordHash });
   if (id === undefined) throw AppError.conflict(`Username "${creds.username}" is already taken`);
+  audit.info("registered {username} as user {user_id} from {client}", {
+    event: "registered",
+    username: key,
+    user_id: id,
+    client,
+  });
   return id;
 }
 
 /**
- * Checks credentials and opens a session. Unknown user and wrong password answer the same 401 after
- * the same work. Each attempt counts as a failure for its username until it succeeds, so concurrent
- * guesses cannot slip past the limit; past the limit even the right password gets a 429.
+ * Checks credentials and opens a session. `creds.username` is already canonical
+ * (`loginNameField`). An unknown user, a name outside the rules and a wrong password answer the
+ * same 401 after the same work (a password hash). Failures count per username and client address
+ * (`LOGIN_MAX_FAILURES`: one address cannot lock the user out for everyone else) and per username
+ * across addresses (`LOGIN_MAX_FAILURES_PER_USER`: guessing spread over many addresses still
+ * stops). Each attempt counts as a failure until it succeeds, so concurrent guesses cannot slip
+ * past a limit; past one even the right password gets a 429.
  *
  * @example
  * ```ts
- * const { access_token } = await login(deps, { username: "testuser1", password: "securepassword" });
+ * const { access_token } = await login(deps, { username: "testuser1", password: "pw" }, "192.0.2.1");
  * ```
  */
-export async function login(deps: AccountDeps, creds: Credentials): Promise<Session> {
+export async function login(
+  deps: AccountDeps,
+  creds: Credentials,
+  client: string,
+): Promise<Session> {
   const { db, config } = deps;
-  const hit = await takeHits(db, [{
-    key: `login:${creds.username.toLowerCase()}`,
-    limit: config.loginMaxFailures,
-    windowSeconds: config.loginWindowSeconds,
-  }], deps.clock());
+  const username = creds.username;
+  const valid = USERNAME_PATTERN.test(username);
+  // A name that can never log in is still counted (the same work), by a bounded key that no valid
+  // name has (valid names have at most 50 characters, all of them allowed ones).
+  const name = valid ? username : username.slice(0, 64);
+  const window = config.loginWindowSeconds;
+  const hit = await takeHits(db, [
+    { key: `login:${name}@${client}`, limit: config.loginMaxFailures, windowSeconds: window },
+    { key: `login:${name}`, limit: config.loginMaxFailuresPerUser, windowSeconds: window },
+  ], deps.clock());
   if (!hit.allowed) {
+    const perAddress = hit.rule.key.includes("@");
+    audit.info("login locked for {username} from {client} ({scope})", {
+      event: "login_locked",
+      username: name,
+      client,
+      scope: perAddress ? "username_and_address" : "username",
+      retry_after: hit.retryAfterSeconds,
+    });
     throw AppError.tooManyRequests(
-      `Too many failed logins for this username; try again in ${hit.retryAfterSeconds} s`,
+      `Too many failed logins for this username${
+        perAddress ? " from this address" : ""
+      }; try again in ${hit.retryAfterSeconds} s`,
       hit.retryAfterSeconds,
     );
   }
-  const user = await findLogin(db, creds.username);
+  // A name no one can register is never looked up; the hash below still costs what it always does.
+  const user = valid ? await findLogin(db, username) : undefined;
   const ok = await verifyPassword(creds.password, user?.password_hash);
-  if (!ok || !user) throw AppError.http(401, "Invalid username or password");
+  if (!ok || !user) {
+    audit.info("login failed for {username} from {client}: {reason}", {
+      event: "login_failed",
+      username: name,
+      client,
+      reason: !valid ? "invalid_name" : user ? "wrong_password" : "unknown_user",
+    });
+    throw AppError.http(401, "Invalid username or password");
+  }
   await undoHits(db, hit.ids);
-  return await openSession(deps, user.id);
+  const session = await openSession(deps, user.id);
+  audit.info("login succeeded for {username} (user {user_id}) from {client}", {
+    event: "login_succeeded",
+    username,
+    user_id: user.id,
+    client,
+  });
+  return session;
 }
 
 /**

@@ -11,6 +11,7 @@ import users_tasks from "../../sql/001_users_tasks.sql" with { type: "text" };
 import refresh_tokens from "../../sql/002_refresh_tokens.sql" with { type: "text" };
 import auth_limits from "../../sql/003_auth_limits.sql" with { type: "text" };
 import ingest_loads from "../../sql/010_ingest_loads.sql" with { type: "text" };
+import username_key from "../../sql/020_username_key.sql" with { type: "text" };
 
 /** One numbered SQL file from `sql/`. */
 export interface Migration {
@@ -28,4 +29,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: "002", name: "refresh_tokens", sql: refresh_tokens },
   { version: "003", name: "auth_limits", sql: auth_limits },
   { version: "010", name: "ingest_loads", sql: ingest_loads },
+  { version: "020", name: "username_key", sql: username_key },
 ];

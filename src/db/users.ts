@@ -1,6 +1,7 @@
 /**
- * Queries on `users`. Usernames are unique case-insensitively (a unique index on `lower(username)`)
- * and stored as first registered.
+ * Queries on `users`. A user is found by `username_key`, the canonical form of the name
+ * (`canonicalUsername` in `src/http.ts`, computed by the caller); `username` keeps the name as first
+ * registered, for display.
  *
  * @module
  */
@@ -13,37 +14,38 @@ export interface LoginRow {
 }
 
 /**
- * Adds a user. Returns the new id, or undefined when the username is taken in any letter case.
+ * Adds a user. Returns the new id, or undefined when the canonical name is taken.
  *
  * @example
  * ```ts
- * const id = await insertUser(db, { username: "alice", passwordHash: await hashPassword(pw) });
+ * const id = await insertUser(db, { username: "Alice", key: "alice", passwordHash });
  * if (id === undefined) throw AppError.conflict("Username already exists");
  * ```
  */
 export async function insertUser(
   db: Queryable,
-  user: { username: string; passwordHash: string },
+  user: { username: string; key: string; passwordHash: string },
 ): Promise<number | undefined> {
   const rows = await db.query<{ id: number }>(
-    "INSERT INTO users (username, password_hash) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING id",
-    [user.username, user.passwordHash],
+    `INSERT INTO users (username, username_key, password_hash) VALUES ($1, $2, $3)
+     ON CONFLICT DO NOTHING RETURNING id`,
+    [user.username, user.key, user.passwordHash],
   );
   return rows[0]?.id;
 }
 
 /**
- * Finds a user by username, in any letter case.
+ * Finds a user by the canonical form of the name.
  *
  * @example
  * ```ts
- * const user = await findLogin(db, "Alice"); // the account registered as "alice"
+ * const user = await findLogin(db, canonicalUsername("ALICE")); // the account registered as "Alice"
  * ```
  */
-export async function findLogin(db: Queryable, username: string): Promise<LoginRow | undefined> {
+export async function findLogin(db: Queryable, key: string): Promise<LoginRow | undefined> {
   const rows = await db.query<LoginRow>(
-    "SELECT id, password_hash FROM users WHERE lower(username) = lower($1)",
-    [username],
+    "SELECT id, password_hash FROM users WHERE username_key = $1",
+    [key],
   );
   return rows[0];
 }

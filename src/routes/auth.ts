@@ -3,37 +3,39 @@
  *
  * @module
  */
-import { Hono, type MiddlewareHandler } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { type AccountDeps, login, logout, refresh, register } from "../auth/accounts.ts";
 import { bearerToken } from "../auth/bearer.ts";
+import type { ClientAddresses } from "../client_address.ts";
 import type { ServerConfig } from "../config.ts";
 import { takeHits } from "../db/auth_limits.ts";
 import { AppError } from "../errors.ts";
-import { type AppEnv, clientAddress, readJson, requiredString, textField } from "../http.ts";
-
-/** Usernames: 3–50 ASCII letters, digits, `_`, `.` or `-`; unique in any letter case. */
-export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,50}$/;
+import {
+  type AppEnv,
+  clientAddress,
+  loginNameField,
+  readJson,
+  textField,
+  usernameField,
+} from "../http.ts";
 
 const registerBody = z.strictObject({
-  username: requiredString("username").regex(USERNAME_PATTERN, {
-    error: (issue) =>
-      `username ${
-        JSON.stringify(String(issue.input).slice(0, 60))
-      } is invalid: use 3 to 50 letters, digits, "_", "." or "-"`,
-  }),
+  username: usernameField(),
   password: textField("password", { min: 8, max: 1024 }),
 });
 
-// Login checks only shapes: a name that could never register simply fails as wrong credentials.
+// Login checks only shapes: a name that could never register fails as wrong credentials.
 const loginBody = z.strictObject({
-  username: textField("username", { min: 1, max: 200 }),
+  username: loginNameField(),
   password: textField("password", { min: 1, max: 1024 }),
 });
 
 /** What {@linkcode authRoutes} needs. */
 export interface AuthRouteDeps extends AccountDeps {
   config: AccountDeps["config"] & Pick<ServerConfig, "authRequestsPerMinute">;
+  /** Who the client is, through the trusted proxies. */
+  addresses: ClientAddresses;
 }
 
 /**
@@ -46,11 +48,13 @@ export interface AuthRouteDeps extends AccountDeps {
  */
 export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const client = (c: Context<AppEnv>) =>
+    deps.addresses.keyOf(clientAddress(c), c.req.header("X-Forwarded-For"));
 
   // Counted before the body is even read: a flood of junk costs a client its budget too.
   const limitByAddress: MiddlewareHandler<AppEnv> = async (c, next) => {
     const hit = await takeHits(deps.db, [{
-      key: `ip:${clientAddress(c)}`,
+      key: `ip:${client(c)}`,
       limit: deps.config.authRequestsPerMinute,
       windowSeconds: 60,
     }], deps.clock());
@@ -64,12 +68,12 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
   };
 
   app.post("/register", limitByAddress, async (c) => {
-    await register(deps, await readJson(c, registerBody));
+    await register(deps, await readJson(c, registerBody), client(c));
     return c.json({ message: "User created successfully" }, 201);
   });
 
   app.post("/login", limitByAddress, async (c) => {
-    return c.json(await login(deps, await readJson(c, loginBody)));
+    return c.json(await login(deps, await readJson(c, loginBody), client(c)));
   });
 
   app.post("/refresh", async (c) => {
