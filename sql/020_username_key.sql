@@ -20,5 +20,5 @@ FROM (
 WHERE d.id = u.id;
 
 ALTER TABLE users ALTER COLUMN username_key SET NOT NULL;
-DROP INDEX users_username_lower_key;
+DROP INDEX IF EXISTS users_username_lower_key;
 CREATE UNIQUE INDEX users_username_key_key ON users (username_key);
