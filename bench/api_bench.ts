@@ -110,9 +110,6 @@ export interface ApiFigures {
 export const PASSWORD = "bench-password-123";
 /** A seeded user's login name. */
 export const usernameOf = (user: string) => `bench${user}`;
-/** The connections wrk opens and the clients pgbench runs. */
-export const WRK_CONNECTIONS = 32;
-export const PGBENCH_CLIENTS = 16;
 
 /** A server process started for the bench. */
 interface Server {
@@ -121,16 +118,9 @@ interface Server {
   stop(): Promise<void>;
 }
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 /**
- * Starts `deno run -A <args>` through `sh -c 'exec ...'`, so that the PID is Deno's own and its
- * output goes to a log file without passing through this process; waits until `/health` answers.
+ * Starts `deno run -A <args>` on a free port through `sh -c 'exec ...'`, so that the PID is
+ * Deno's own and its output goes to a log file, not through this process; waits for `/health`.
  */
 async function startServer(
   name: string,
@@ -138,25 +128,26 @@ async function startServer(
   env: Record<string, string>,
   outDir: string,
 ): Promise<Server> {
-  const port = freePort();
-  const logPath = `${Deno.cwd()}/${outDir}/${name}.log`;
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  const log = `${Deno.cwd()}/${outDir}/${name}.log`;
   const quoted = ["-A", ...spec.args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
   const child = new Deno.Command("sh", {
-    args: ["-c", `exec deno run ${quoted} >>'${logPath}' 2>&1`],
+    args: ["-c", `exec deno run ${quoted} >>'${log}' 2>&1`],
     env: { ...env, HOST: "127.0.0.1", PORT: String(port), NO_COLOR: "1" },
     cwd: spec.cwd,
     stdin: "null",
   }).spawn();
   let exited = false;
   child.status.then(() => exited = true);
+  const kill = (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch { /* already gone */ }
+  };
   const stop = async () => {
     undo.release();
-    if (exited) return;
-    const kill = (signal: Deno.Signal) => {
-      try {
-        child.kill(signal);
-      } catch { /* already gone */ }
-    };
     kill("SIGTERM");
     const timer = setTimeout(() => kill("SIGKILL"), 15_000);
     await child.status;
@@ -164,31 +155,14 @@ async function startServer(
   };
   const undo = registerUndo(stop);
   const base = `http://127.0.0.1:${port}`;
-  for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(200)) {
-    if (exited) {
-      const tail = (await Deno.readTextFile(logPath).catch(() => "")).slice(-2000);
-      throw new Error(`${name} exited at start; its log ends:\n${tail}`);
-    }
-    const ok = await fetch(`${base}/health`).then(
-      async (r) => (await r.body?.cancel(), r.ok),
-      () => false,
-    );
-    if (ok) return { pid: child.pid, base, stop };
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline && !exited; await sleep(200)) {
+    const up = await fetch(`${base}/health`).then((r) => (r.body?.cancel(), r.ok), () => false);
+    if (up) return { pid: child.pid, base, stop };
   }
   await stop();
-  throw new Error(`${name} did not answer /health within 60 s`);
-}
-
-async function postJson(
-  url: string,
-  body: unknown,
-): Promise<{ status: number; json: Record<string, unknown> }> {
-  const r = await fetch(url, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  return { status: r.status, json: await r.json().catch(() => ({})) };
+  const tail = (await Deno.readTextFile(log).catch(() => "")).slice(-2000);
+  const why = exited ? "exited at start" : "did not answer /health within 60 s";
+  throw new Error(`${name} ${why}; its log ends:\n${tail}`);
 }
 
 /**
@@ -197,32 +171,35 @@ async function postJson(
  */
 export class ApiStage implements AsyncDisposable {
   readonly servers = new Map<string, Server>();
-  readonly ctx: ApiContext;
+  readonly ctx: ApiContext = { users: {}, sqlOf: (fn) => this.#sqlOf(fn) };
+  /** What the checks of the seeded users' first pages found wrong. */
+  readonly notes: string[] = [];
   #db?: Database;
   #seededMaxId = 0;
 
-  private constructor(readonly db: string, readonly outDir: string) {
-    this.ctx = { users: {}, sqlOf: (fn) => this.#sqlOf(fn) };
-  }
+  private constructor(readonly db: string, readonly outDir: string) {}
 
-  /** Starts `serverNames` of `plan.servers` (`api` first), registers and seeds the users. */
+  /** Starts `names` of `plan.servers` (`api` first), registers and seeds the users. */
   static async open(
     db: string,
     outDir: string,
-    plan: Pick<ApiPlan, "servers" | "users">,
-    serverNames: string[],
+    plan: Omit<ApiPlan, "scenarios" | "ratios">,
+    names: string[],
   ) {
     const stage = new ApiStage(db, outDir);
     try {
-      const secret = Array.from(
-        crypto.getRandomValues(new Uint8Array(32)),
-        (b) => b.toString(16).padStart(2, "0"),
-      ).join("");
-      const env = { DATABASE_URL: databaseUrl(db), JWT_SECRET: secret };
-      await stage.#start("api", plan.servers.api, env);
-      await stage.#seed(plan.users);
-      for (const name of serverNames.filter((n) => n !== "api")) {
-        await stage.#start(name, plan.servers[name], env);
+      const env = {
+        DATABASE_URL: databaseUrl(db),
+        JWT_SECRET: crypto.randomUUID() + crypto.randomUUID(),
+      };
+      for (const name of ["api", ...names.filter((n) => n !== "api")]) {
+        const spec = plan.servers[name];
+        if (!spec) throw new Error(`no server "${name}" in the plan's servers`);
+        stage.servers.set(
+          name,
+          await startServer(name, spec, { ...env, ...spec.env?.(stage.ctx) }, outDir),
+        );
+        if (name === "api") await stage.#seed(plan.users);
       }
       return stage;
     } catch (err) {
@@ -231,42 +208,47 @@ export class ApiStage implements AsyncDisposable {
     }
   }
 
-  async #start(name: string, spec: ServerSpec | undefined, env: Record<string, string>) {
-    if (!spec) throw new Error(`no server "${name}" in the plan's servers`);
-    this.servers.set(
-      name,
-      await startServer(name, spec, { ...env, ...spec.env?.(this.ctx) }, this.outDir),
-    );
-  }
-
+  /** Registers and logs in each user through the API, gives it its tasks, checks its first page. */
   async #seed(users: ApiPlan["users"]) {
     const base = this.servers.get("api")!.base;
+    const post = (path: string, body: unknown) =>
+      fetch(base + path, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
     for (const [name, { tasks }] of Object.entries(users)) {
       const creds = { username: usernameOf(name), password: PASSWORD };
-      const reg = await postJson(`${base}/register`, creds);
-      const login = await postJson(`${base}/login`, creds);
-      if (reg.status !== 201 || typeof login.json.access_token !== "string") {
-        throw new Error(
-          `seeding ${creds.username}: /register ${reg.status}, /login ${login.status} ${
-            JSON.stringify(login.json)
-          }`,
-        );
+      const reg = await post("/register", creds).then((r) =>
+        r.text().then((t) => `${r.status} ${t}`)
+      );
+      const token = (await post("/login", creds).then((r) => r.json())).access_token;
+      if (typeof token !== "string") {
+        throw new Error(`seeding ${creds.username}: /register answered ${reg}`);
       }
       const id = Number(
-        (await psql(this.db, `SELECT id FROM users WHERE username = '${creds.username}'`)).trim(),
+        await psql(this.db, `SELECT id FROM users WHERE username = '${creds.username}'`),
       );
-      this.ctx.users[name] = { id, token: login.json.access_token };
+      this.ctx.users[name] = { id, token };
       await psql(
         this.db,
         `INSERT INTO tasks (user_id, title, description, status) SELECT ${id}, 'Task ' || g,
          'Description of task ' || g, (ARRAY['pending','in_progress','completed'])[1 + g % 3]
          FROM generate_series(1, ${tasks}) g`,
       );
+      const page = await fetch(`${base}/tasks?page=1&per_page=10`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      const got = `${page.status}, ${(await page.json()).length} items, X-Total-Count ${
+        page.headers.get("X-Total-Count")
+      }`;
+      const want = `200, ${Math.min(10, tasks)} items, X-Total-Count ${tasks}`;
+      if (got !== want) {
+        this.notes.push(`${creds.username}'s first page: ${got} (expected ${want})`);
+      }
     }
     await psql(this.db, "VACUUM ANALYZE");
-    this.#seededMaxId = Number(
-      (await psql(this.db, "SELECT coalesce(max(id), 0) FROM tasks")).trim(),
-    );
+    this.#seededMaxId = Number(await psql(this.db, "SELECT coalesce(max(id), 0) FROM tasks"));
   }
 
   async #sqlOf(fn: (q: Queryable) => Promise<unknown>): Promise<string> {
@@ -282,13 +264,18 @@ export class ApiStage implements AsyncDisposable {
     return pgbenchScript(seen);
   }
 
-  /** The wrk load of `t` for `durationSec`. */
+  /** The wrk load of `t` for `durationSec`, at 32 connections. */
   httpLoad(t: HttpTarget, durationSec: number): HttpLoad {
     const headers: Record<string, string> = {};
     if (t.user) headers.Authorization = `Bearer ${this.ctx.users[t.user].token}`;
     if (t.body !== undefined) headers["Content-Type"] = "application/json";
-    const base = this.servers.get(t.server)!.base;
-    return { ...t, url: base + t.path, headers, connections: WRK_CONNECTIONS, durationSec };
+    return {
+      ...t,
+      url: this.servers.get(t.server)!.base + t.path,
+      headers,
+      connections: 32,
+      durationSec,
+    };
   }
 
   /** The CPU roles of a load: each server, this database's PostgreSQL, the others', this script. */
@@ -305,11 +292,9 @@ export class ApiStage implements AsyncDisposable {
 
   /** Deletes the tasks a run added, so that every run sees the seeded data and nothing else. */
   async restore(): Promise<void> {
-    const deleted = await psql(
-      this.db,
-      `WITH d AS (DELETE FROM tasks WHERE id > ${this.#seededMaxId} RETURNING 1) SELECT count(*) FROM d`,
-    );
-    if (Number(deleted.trim()) > 0) await psql(this.db, "VACUUM ANALYZE tasks");
+    const sql =
+      `WITH d AS (DELETE FROM tasks WHERE id > ${this.#seededMaxId} RETURNING 1) SELECT count(*) FROM d`;
+    if (Number(await psql(this.db, sql)) > 0) await psql(this.db, "VACUUM ANALYZE tasks");
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -318,31 +303,9 @@ export class ApiStage implements AsyncDisposable {
   }
 }
 
-/** A note when a user's first page is not what the seed says it should be. */
-async function checkPages(stage: ApiStage, users: ApiPlan["users"]): Promise<string[]> {
-  const notes: string[] = [];
-  for (const [name, { tasks }] of Object.entries(users)) {
-    const r = await fetch(`${stage.servers.get("api")!.base}/tasks?page=1&per_page=10`, {
-      headers: { Authorization: `Bearer ${stage.ctx.users[name].token}` },
-    });
-    const body = await r.json();
-    const total = r.headers.get("X-Total-Count");
-    const items = Array.isArray(body) ? body.length : -1;
-    if (r.status !== 200 || items !== Math.min(10, tasks) || total !== String(tasks)) {
-      notes.push(
-        `check of ${
-          usernameOf(name)
-        }'s first page: status ${r.status}, ${items} items, X-Total-Count ${total} (expected 200, ${
-          Math.min(10, tasks)
-        }, ${tasks})`,
-      );
-    }
-  }
-  return notes;
-}
-
 /**
- * Runs the API section: every scenario once per round, the order rotating by three each round.
+ * Runs the API section: every scenario once per round, the order rotating by three each round;
+ * pgbench with 16 clients.
  *
  * @example
  * ```ts
@@ -351,18 +314,12 @@ async function checkPages(stage: ApiStage, users: ApiPlan["users"]): Promise<str
  */
 export async function apiBench(o: ApiBenchOptions, plan: ApiPlan): Promise<ApiFigures> {
   const chosen = plan.scenarios.filter((s) => !o.only || o.only.includes(s.id));
-  const serverNames = [...new Set(chosen.flatMap((s) => "http" in s ? [s.http.server] : []))];
-  o.log(
-    `  starting ${["api", ...serverNames.filter((n) => n !== "api")].join(", ")}; seeding ${
-      Object.keys(plan.users).join(", ")
-    }`,
-  );
-  await using stage = await ApiStage.open(o.db, o.outDir, plan, serverNames);
-  const notes = await checkPages(stage, plan.users);
+  const names = [...new Set(chosen.flatMap((s) => "http" in s ? [s.http.server] : []))];
+  o.log(`  starting ${names.join(", ")}; seeding ${Object.keys(plan.users).join(", ")}`);
+  await using stage = await ApiStage.open(o.db, o.outDir, plan, names);
   const scripts = new Map<string, string>();
   for (const s of chosen) if ("pgbench" in s) scripts.set(s.id, await s.pgbench.script(stage.ctx));
   await stage.restore();
-
   const byId = new Map(chosen.map((s) => [s.id, s]));
   const runs = await measureRounds<LoadResult>({
     ids: chosen.map((s) => s.id),
@@ -378,30 +335,28 @@ export async function apiBench(o: ApiBenchOptions, plan: ApiPlan): Promise<ApiFi
         db: o.db,
         script: scripts.get(id)!,
         protocol: s.pgbench.protocol,
-        clients: PGBENCH_CLIENTS,
+        clients: 16,
         durationSec,
       };
       return runPgbench(load, stage.roles(), o.outDir, pgEnv());
     },
     describe: (r) =>
-      `${Math.round(r.rps).toLocaleString().padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${
-        r.p99.toFixed(2)
-      } ms` +
-      (r.errors ? `  errors ${r.errors}` : ""),
+      `${Math.round(r.rps).toLocaleString().padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  ` +
+      `p99 ${r.p99.toFixed(2)} ms${r.errors ? `  errors ${r.errors}` : ""}`,
     log: o.log,
-    notes,
+    notes: stage.notes,
   });
   const scenarios = chosen.map((s): ScenarioFigures => {
     const rs = runs.get(s.id)!;
-    const errors = rs.reduce((a, r) => a + r.errors, 0);
-    if (errors > 0) {
-      notes.push(
-        `${s.id}: ${errors} errors or non-2xx answers in ${
-          rs.reduce((a, r) => a + r.requests, 0)
-        } requests`,
+    const sum = (f: (r: LoadResult) => number) => rs.reduce((a, r) => a + f(r), 0);
+    const med = (f: (r: LoadResult) => number) => median(rs.map(f));
+    const errors = sum((r) => r.errors);
+    if (errors) {
+      stage.notes.push(
+        `${s.id}: ${errors} errors or non-2xx answers in ${sum((r) => r.requests)} requests`,
       );
     }
-    const med = (f: (r: LoadResult) => number) => median(rs.map(f));
+    const cpu = meanSplit(rs.map((r) => r.cpu));
     return {
       id: s.id,
       label: s.label,
@@ -410,13 +365,10 @@ export async function apiBench(o: ApiBenchOptions, plan: ApiPlan): Promise<ApiFi
       p50: med((r) => r.p50),
       p99: med((r) => r.p99),
       errors,
-      cpu: meanSplit(rs.map((r) => r.cpu)),
+      cpu,
     };
   });
   const rps = (id: string) => scenarios.find((s) => s.id === id)?.rps ?? NaN;
-  return {
-    scenarios,
-    ratios: plan.ratios.map((x) => ({ ...x, value: ratio(rps(x.of), rps(x.to)) })),
-    notes,
-  };
+  const ratios = plan.ratios.map((x) => ({ ...x, value: ratio(rps(x.of), rps(x.to)) }));
+  return { scenarios, ratios, notes: stage.notes };
 }

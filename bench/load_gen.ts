@@ -32,9 +32,21 @@ export interface HttpLoad {
   timeoutSec?: number;
 }
 
-/** Runs `cmd` while sampling the CPU of it (as `loadgen`, by its name) and of `roles`. */
-function runSampled(cmd: string, args: string[], roles: CpuRole[], env?: Record<string, string>) {
-  return sampled([{ name: "loadgen", comm: cmd }, ...roles], () => run(cmd, args, env));
+/** Runs `cmd` in a fresh directory while sampling the CPU of it (as `loadgen`) and of `roles`. */
+async function runSampled(
+  cmd: string,
+  args: (dir: string) => string[],
+  o: { roles: CpuRole[]; outDir: string; env?: Record<string, string> },
+) {
+  const dir = await Deno.makeTempDir({ dir: o.outDir, prefix: `${cmd}_` });
+  const r = await sampled(
+    [{ name: "loadgen", comm: cmd }, ...o.roles],
+    () => run(cmd, args(dir), o.env),
+  );
+  if (r.code !== 0) {
+    throw new Error(`${cmd} failed (${r.code}): ${(r.stderr + r.stdout).slice(-2000)}`);
+  }
+  return { ...r, dir, [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }) };
 }
 
 /** Runs wrk once; its latency percentiles come from its own histogram (`done()` in Lua). */
@@ -55,33 +67,26 @@ export async function runWrk(
     `    latency:percentile(50), latency:percentile(99)))`,
     `end`,
   ].join("\n");
-  const script = `${outDir}/wrk_${crypto.randomUUID()}.lua`;
-  await Deno.writeTextFile(script, lua);
-  const args = [
-    "-t",
-    "2",
-    "-c",
-    String(load.connections),
-    "-d",
-    `${load.durationSec}s`,
-    "--timeout",
-    `${load.timeoutSec ?? 10}s`,
-    "-s",
-    script,
-    load.url,
-  ];
-  const r = await runSampled("wrk", args, roles);
-  await Deno.remove(script).catch(() => {});
-  const m = r.stdout.match(/WRKJSON (\{.*\})/);
-  if (r.code !== 0 || !m) throw new Error(`wrk failed (${r.code}): ${r.stderr}${r.stdout}`);
-  const j = JSON.parse(m[1]);
-  const seconds = j.us / 1e6;
+  const t = `--timeout=${load.timeoutSec ?? 10}s`;
+  await using r = await runSampled("wrk", (dir) => {
+    Deno.writeTextFileSync(`${dir}/load.lua`, lua);
+    return [
+      "-t2",
+      `-c${load.connections}`,
+      `-d${load.durationSec}s`,
+      t,
+      `-s${dir}/load.lua`,
+      load.url,
+    ];
+  }, { roles, outDir });
+  const j = JSON.parse(r.stdout.match(/WRKJSON (\{.*\})/)![1]);
+  const [seconds, p50, p99] = [j.us / 1e6, j.p50 / 1000, j.p99 / 1000];
   return {
     requests: j.requests,
     seconds,
     rps: j.requests / seconds,
-    p50: j.p50 / 1000,
-    p99: j.p99 / 1000,
+    p50,
+    p99,
     errors: j.errors,
     cpu: r.cpu,
   };
@@ -118,19 +123,16 @@ export interface Statement {
  */
 export function pgbenchScript(statements: readonly Statement[]): string {
   return statements.map(({ sql, params }, s) => {
-    const sets: string[] = [];
+    const sets = new Set<string>();
     const text = sql.replace(/\$(\d+)/g, (_, n) => {
       const v = params[Number(n) - 1];
       if (v === null || v === undefined) return "NULL";
-      if (typeof v === "number") {
-        const name = `p${s + 1}_${n}`;
-        if (!sets.some((x) => x.startsWith(`\\set ${name} `))) sets.push(`\\set ${name} ${v}`);
-        return `:${name}`;
-      }
-      return `'${String(v).replaceAll("'", "''")}'`;
+      if (typeof v !== "number") return `'${String(v).replaceAll("'", "''")}'`;
+      sets.add(`\\set p${s + 1}_${n} ${v}`);
+      return `:p${s + 1}_${n}`;
     });
-    return [...sets, text.trim().replace(/;?$/, ";")].join("\n");
-  }).join("\n") + "\n";
+    return [...sets, text.trim().replace(/;?$/, ";\n")].join("\n");
+  }).join("");
 }
 
 /** Runs pgbench once; latency percentiles come from its per-transaction log (`-l`). */
@@ -140,51 +142,29 @@ export async function runPgbench(
   outDir: string,
   env: Record<string, string>,
 ): Promise<LoadResult> {
-  const id = crypto.randomUUID().slice(0, 8);
-  const script = `${outDir}/pgbench_${id}.sql`;
-  const logDir = `${outDir}/pgbench_${id}`;
-  await Deno.mkdir(logDir, { recursive: true });
-  await Deno.writeTextFile(script, load.script);
-  const args = [
-    "-n",
-    "-c",
-    String(load.clients),
-    "-j",
-    "2",
-    "-T",
-    String(load.durationSec),
-    "-M",
-    load.protocol,
-    "-f",
-    script,
-    "-l",
-    `--log-prefix=${logDir}/tx`,
-    load.db,
-  ];
-  const r = await runSampled("pgbench", args, roles, env);
+  await using r = await runSampled("pgbench", (dir) => {
+    Deno.writeTextFileSync(`${dir}/script.sql`, load.script);
+    const opts = `-n -c${load.clients} -j2 -T${load.durationSec} -M${load.protocol} -l`.split(" ");
+    return [...opts, `--log-prefix=${dir}/tx`, `-f${dir}/script.sql`, load.db];
+  }, { roles, outDir, env });
   const text = r.stdout + r.stderr;
-  const tps = Number(text.match(/tps = ([\d.]+) \(without initial connection time\)/)?.[1]);
-  if (r.code !== 0 || !Number.isFinite(tps)) {
-    throw new Error(`pgbench failed (${r.code}): ${text.slice(-2000)}`);
-  }
+  const count = (re: RegExp) => Number(text.match(re)?.[1] ?? 0);
   // Log lines: client_id transaction_no time_us script_no epoch_s epoch_us
-  const lat: number[] = [];
-  for (const e of Deno.readDirSync(logDir)) {
-    for (const line of (await Deno.readTextFile(`${logDir}/${e.name}`)).split("\n")) {
-      const us = line.split(" ", 3)[2];
-      if (us) lat.push(Number(us));
+  const us: number[] = [];
+  for (const e of Deno.readDirSync(r.dir)) {
+    if (!e.name.startsWith("tx")) continue;
+    for (const line of Deno.readTextFileSync(`${r.dir}/${e.name}`).split("\n")) {
+      if (line) us.push(Number(line.split(" ", 3)[2]));
     }
   }
-  await Deno.remove(logDir, { recursive: true });
-  await Deno.remove(script);
-  const sorted = Float64Array.from(lat).sort();
+  const sorted = Float64Array.from(us).sort();
   return {
-    requests: Number(text.match(/number of transactions actually processed: (\d+)/)?.[1]),
+    requests: count(/number of transactions actually processed: (\d+)/),
     seconds: load.durationSec,
-    rps: tps,
+    rps: count(/tps = ([\d.]+) \(without initial connection time\)/),
     p50: percentileSorted(sorted, 50) / 1000,
     p99: percentileSorted(sorted, 99) / 1000,
-    errors: Number(text.match(/number of failed transactions: (\d+)/)?.[1] ?? 0),
+    errors: count(/number of failed transactions: (\d+)/),
     cpu: r.cpu,
   };
 }

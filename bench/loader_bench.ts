@@ -97,34 +97,23 @@ export async function cachedCsv(
   return result;
 }
 
-/** The loader command for `file` into `table`, with the generated files' schema. */
-export async function loaderArgs(
-  db: string,
-  outDir: string,
-  file: string,
-  table: string,
-): Promise<string[]> {
+/** The loader's command line for `file` into a fresh `table`, with the generated files' schema. */
+export async function loaderArgs(db: string, outDir: string, file: string, table: string) {
   const schema = `${outDir}/bench_schema.json`;
   await Deno.writeTextFile(schema, JSON.stringify(schemaFor("bench_data")));
-  // The table is always fresh; --replace only keeps a retry into the same name from being refused.
+  const out = `${outDir}/${table}`;
+  // --replace only keeps a retry into the same table name from being refused as "already loaded".
+  const flags = `--quiet --replace --rejects=${out}.rejects.csv --log-file=${out}.ingest.log`;
   return [
     "run",
     "-A",
     "cli.ts",
     "ingest",
     file,
-    "--table",
-    table,
-    "--schema",
-    schema,
-    "--database-url",
-    databaseUrl(db),
-    "--quiet",
-    "--replace",
-    "--rejects",
-    `${outDir}/${table}.rejects.csv`,
-    "--log-file",
-    `${outDir}/${table}.ingest.log`,
+    `--table=${table}`,
+    `--schema=${schema}`,
+    `--database-url=${databaseUrl(db)}`,
+    ...flags.split(" "),
   ];
 }
 
@@ -134,7 +123,7 @@ class LoaderSection {
 
   /** Loads `file` into a fresh `table` with the loader. */
   async loader(file: GenerateResult, table: string, args: string[] = []) {
-    const batch = this.o.batchSize ? ["--batch-size", String(this.o.batchSize)] : [];
+    const batch = this.o.batchSize ? [`--batch-size=${this.o.batchSize}`] : [];
     const cmd = [
       ...await loaderArgs(this.o.db, this.o.outDir, file.path, table),
       ...batch,
@@ -147,7 +136,7 @@ class LoaderSection {
     return r;
   }
 
-  /** Loads `file` into a fresh `table` with `psql \copy`. */
+  /** Loads `file` into a fresh `table` with `psql \\copy`. */
   async copy(file: GenerateResult, table: string) {
     await psql(this.o.db, createStatement(table, schemaFor(table)));
     const sql = `\\copy ${table} FROM '${file.path}' WITH (FORMAT csv, HEADER true)`;
@@ -162,7 +151,7 @@ class LoaderSection {
 
   /** Checks that `table` holds the valid rows of `file`, then drops it. */
   async check(file: GenerateResult, table: string) {
-    const loaded = Number((await psql(this.o.db, `SELECT count(*) FROM ${table}`)).trim());
+    const loaded = Number(await psql(this.o.db, `SELECT count(*) FROM ${table}`));
     const expected = file.rows - file.defective;
     if (loaded !== expected) {
       this.notes.push(`${table}: loaded ${loaded} rows, expected ${expected}`);
@@ -198,20 +187,13 @@ class LoaderSection {
     const mem: LoaderFigures["mem"] = [];
     for (const rows of this.o.memRows) {
       const file = await cachedCsv(this.o.outDir, rows, { defectRate: 0, seed: 45 });
-      const table = `loader_mem_${rows}`;
-      await this.drop(table);
       await psql(this.o.db, "CHECKPOINT");
-      const r = await this.loader(file, table);
-      await this.check(file, table);
-      mem.push({
-        rows,
-        peakRssMiB: r.peakRssMiB,
-        seconds: r.seconds,
-        rowsPerSec: rows / r.seconds,
-      });
+      const { peakRssMiB, seconds } = await this.loader(file, `loader_mem_${rows}`);
+      await this.check(file, `loader_mem_${rows}`);
+      mem.push({ rows, peakRssMiB, seconds, rowsPerSec: rows / seconds });
       this.o.log(
-        `  memory ${rows.toLocaleString()} rows: peak RSS ${r.peakRssMiB.toFixed(1)} MiB (${
-          r.seconds.toFixed(1)
+        `  memory ${rows.toLocaleString()} rows: peak RSS ${peakRssMiB.toFixed(1)} MiB (${
+          seconds.toFixed(1)
         } s)`,
       );
     }
@@ -231,9 +213,7 @@ export async function loaderBench(o: LoaderBenchOptions, plan: LoaderPlan): Prom
   const section = new LoaderSection(o);
   const inputs: Record<string, GenerateResult> = {};
   for (const [name, spec] of Object.entries(plan.inputs)) {
-    o.log(
-      `  generating ${o.rows.toLocaleString()} rows (${name}, ${spec.defectRate * 100}% defective)`,
-    );
+    o.log(`  generating ${o.rows.toLocaleString()} rows (${name}, ${spec.defectRate * 100}% bad)`);
     inputs[name] = await cachedCsv(o.outDir, o.rows, spec);
   }
   o.log("  warm-up load of 2,000 rows (caches the CLI, checks the reject count)");
@@ -256,13 +236,11 @@ export async function loaderBench(o: LoaderBenchOptions, plan: LoaderPlan): Prom
   });
   const runs = plan.runs.map((r): LoaderRunFigures => {
     const ts = timings.get(r.id)!;
-    return {
-      id: r.id,
-      label: r.label(inputs[r.input]),
-      runs: ts,
-      rowsPerSec: median(ts.map((t) => t.rowsPerSec)),
-      cpu: meanSplit(ts.map((t) => t.cpu)),
-    };
+    const [rowsPerSec, cpu] = [
+      median(ts.map((t) => t.rowsPerSec)),
+      meanSplit(ts.map((t) => t.cpu)),
+    ];
+    return { id: r.id, label: r.label(inputs[r.input]), runs: ts, rowsPerSec, cpu };
   });
   const perRound = (of: string, to: string) =>
     timings.get(of)!.flatMap((x) =>

@@ -50,67 +50,57 @@ const USAGE = `usage: deno task bench [options]
   --render-only       rewrite BENCHMARKS.md from the last run's figures (bench/.out/last_report.json)
                       with the current bench/findings.md, measuring nothing`;
 
-interface Options {
-  rows: number;
-  memRows: number[];
-  reps: number;
-  duration: number;
-  only?: "loader" | "api";
-  batchSize?: number;
-  scenarios?: string[];
-  profile: boolean;
-  write: boolean;
-  renderOnly: boolean;
-}
-
-function options(args: string[]): Options {
+/** The options, with `--quick`'s defaults when it is given (explicit values still win). */
+function options(args: string[]) {
+  const str = { type: "string" } as const;
+  const bool = { type: "boolean" } as const;
+  const flags = {
+    rows: str,
+    "mem-rows": str,
+    reps: str,
+    duration: str,
+    "batch-size": str,
+    only: str,
+    scenarios: str,
+  };
   const { values: v } = parseArgs({
     args,
     options: {
-      quick: { type: "boolean" },
-      only: { type: "string" },
-      rows: { type: "string" },
-      "mem-rows": { type: "string" },
-      reps: { type: "string" },
-      duration: { type: "string" },
-      "batch-size": { type: "string" },
-      scenarios: { type: "string" },
-      profile: { type: "boolean" },
-      "no-write": { type: "boolean" },
-      "render-only": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
+      ...flags,
+      quick: bool,
+      profile: bool,
+      "no-write": bool,
+      "render-only": bool,
+      help: { ...bool, short: "h" },
     },
   });
   if (v.help) {
     console.log(USAGE);
     Deno.exit(0);
   }
-  const num = (name: string, raw: string | undefined, fallback: number) => {
-    const n = Number(raw ?? fallback);
-    if (!Number.isFinite(n) || n <= 0) {
-      throw new Error(`--${name} takes a positive number, got "${raw}"`);
-    }
-    return n;
-  };
-  if (v.only !== undefined && v.only !== "loader" && v.only !== "api") {
+  if (v.only && v.only !== "loader" && v.only !== "api") {
     throw new Error(`--only takes loader or api, got "${v.only}"`);
   }
-  const quick = v.quick ?? false;
+  const num = (name: keyof typeof flags, quick: number, full: number) => {
+    const n = Number(v[name] ?? (v.quick ? quick : full));
+    if (!(n > 0)) throw new Error(`--${name} takes a positive number, got "${v[name]}"`);
+    return n;
+  };
+  const memRows = v["mem-rows"] ?? (v.quick ? "100000,1000000" : "200000,2000000");
   return {
-    rows: num("rows", v.rows, quick ? 300_000 : 1_000_000),
-    memRows: (v["mem-rows"] ?? (quick ? "100000,1000000" : "200000,2000000")).split(",").map((x) =>
-      num("mem-rows", x, NaN)
-    ),
-    reps: num("reps", v.reps, quick ? 2 : 3),
-    duration: num("duration", v.duration, quick ? 5 : 10),
-    only: v.only as Options["only"],
-    batchSize: v["batch-size"] === undefined ? undefined : num("batch-size", v["batch-size"], NaN),
+    rows: num("rows", 300_000, 1_000_000),
+    memRows: memRows.split(",").map(Number).filter((n) => n > 0),
+    reps: num("reps", 2, 3),
+    duration: num("duration", 5, 10),
+    batchSize: v["batch-size"] ? num("batch-size", 0, 0) : undefined,
+    only: v.only as "loader" | "api" | undefined,
     scenarios: v.scenarios?.split(","),
     profile: v.profile ?? false,
     write: !v["no-write"],
     renderOnly: v["render-only"] ?? false,
   };
 }
+type Options = ReturnType<typeof options>;
 
 const started = performance.now();
 function log(msg: string) {
@@ -158,7 +148,13 @@ async function writeBenchmarks(report: Report): Promise<void> {
 }
 
 async function main() {
-  const o = options(Deno.args);
+  let o: Options;
+  try {
+    o = options(Deno.args);
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message.split("\n")[0]} (--help lists the options)`);
+    Deno.exit(2);
+  }
   if (o.renderOnly) {
     const report = JSON.parse(await Deno.readTextFile(`${OUT}/last_report.json`)) as Report;
     await writeBenchmarks(report);
