@@ -313,6 +313,8 @@ export class ApiStage implements AsyncDisposable {
  * ```
  */
 export async function apiBench(o: ApiBenchOptions, plan: ApiPlan): Promise<ApiFigures> {
+  const unknown = o.only?.filter((id) => !plan.scenarios.some((s) => s.id === id)) ?? [];
+  if (unknown.length) throw new Error(`no API scenario "${unknown.join('", "')}" (see --help)`);
   const chosen = plan.scenarios.filter((s) => !o.only || o.only.includes(s.id));
   const names = [...new Set(chosen.flatMap((s) => "http" in s ? [s.http.server] : []))];
   o.log(`  starting ${names.join(", ")}; seeding ${Object.keys(plan.users).join(", ")}`);

@@ -108,6 +108,14 @@ function readProcs(): ProcSample[] {
   return out;
 }
 
+function cmdline(pid: number): string {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ");
+  } catch {
+    return "";
+  }
+}
+
 function readTotalTicks(): { busy: number; total: number } {
   const v = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1).map(
     Number,
@@ -164,30 +172,20 @@ class CpuSampler {
   #classify(p: ProcSample, byPid: Map<number, ProcSample>): string {
     // Kernel threads (children of kthreadd) mostly do this run's own I/O: WAL and data writes.
     if (p.pid === 2 || p.ppid === 2) return "kernel";
-    for (const role of this.roles) {
-      if (role.comm && p.comm === role.comm) {
-        if (!role.cmdline) return role.name;
-        const cmd = (() => {
-          try {
-            return Deno.readTextFileSync(`/proc/${p.pid}/cmdline`).replaceAll("\0", " ");
-          } catch {
-            return "";
-          }
-        })();
-        if (role.cmdline.some((c) => cmd.includes(c))) return role.name;
-      } else if (role.rootPids) {
-        for (
-          let cur: ProcSample | undefined = p, d = 0;
-          cur && d < 20;
-          cur = byPid.get(cur.ppid), d++
-        ) {
-          if (role.rootPids.includes(cur.pid) || this.#role.get(cur.ppid) === role.name) {
-            return role.name;
-          }
-        }
+    const role = this.roles.find((r) => {
+      if (r.comm) {
+        return p.comm === r.comm &&
+          (!r.cmdline || r.cmdline.some((c) => cmdline(p.pid).includes(c)));
       }
-    }
-    return "other";
+      for (
+        let cur: ProcSample | undefined = p, d = 0;
+        cur && d < 20;
+        cur = byPid.get(cur.ppid), d++
+      ) {
+        if (r.rootPids?.includes(cur.pid) || this.#role.get(cur.ppid) === r.name) return true;
+      }
+    });
+    return role?.name ?? "other";
   }
 
   start(): void {

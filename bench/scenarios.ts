@@ -16,6 +16,7 @@ import {
 } from "./api_bench.ts";
 import type { Figures } from "./report.ts";
 import type { LoaderPlan } from "./loader_bench.ts";
+import { pgbenchScript } from "./load_gen.ts";
 import { fmt, fmtInt, fmtMs, type RatioFigure } from "./stats.ts";
 
 /** The body `POST /tasks` sends, and pgbench's INSERT (recorded from `insertTask` with it). */
@@ -25,11 +26,14 @@ const LOGIN_BODY = { username: usernameOf("login"), password: PASSWORD };
 const API_ENV = { LOGIN_MAX_FAILURES: "0", AUTH_REQUESTS_PER_MINUTE: "0" };
 /** A two-statement page: not what the API runs, kept to compare with its one statement. */
 const SPLIT_PAGE = (uid: number) =>
-  `\\set uid ${uid}
-SELECT id, title, description, status, created_at, updated_at FROM tasks WHERE user_id = :uid
-  ORDER BY id LIMIT 10 OFFSET 0;
-SELECT count(*)::int AS total FROM tasks WHERE user_id = :uid;
-`;
+  pgbenchScript([
+    {
+      sql: "SELECT id, title, description, status, created_at, updated_at FROM tasks " +
+        "WHERE user_id = $1 ORDER BY id LIMIT $2 OFFSET $3",
+      params: [uid, 10, 0],
+    },
+    { sql: "SELECT count(*)::int AS total FROM tasks WHERE user_id = $1", params: [uid] },
+  ]);
 
 const wrk = (id: string, label: string, http: HttpTarget, secondary = false): ApiScenario => ({
   id,
