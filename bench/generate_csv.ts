@@ -11,6 +11,7 @@
  * @module
  */
 import type { ColumnSpec, Schema } from "../src/etl/schema.ts";
+import { prng } from "../tests/etl_gen.ts";
 
 /** The columns every generated file has, in order; the header repeats `name`. */
 export const COLUMNS: readonly ColumnSpec[] = [
@@ -62,18 +63,6 @@ export interface GenerateOptions {
   seed: number;
   /** Share of defective rows, 0..1. */
   defectRate: number;
-}
-
-/** mulberry32: a tiny, fast, seedable PRNG returning floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const FIRST =

@@ -120,7 +120,7 @@ function loaderProse(l: LoaderFigures): string {
     fmtInt(Object.values(l.inputs)[0]?.rows ?? NaN)
   } generated rows each, 12 typed columns ` +
     `(\`bench/generate_csv.ts\`): ${inputs.join("; ")}. Each run loads into a fresh table; the ` +
-    "`\\copy` table is created by the loader's own `CREATE TABLE` for the schema (`createStatement`), " +
+    "`\\copy` table is created by the loader's own `CREATE TABLE` for the schema (`createStatement`, src/etl/target_table.ts), " +
     "and the row counts are checked after every run. The loader is timed by the wall clock of its own " +
     "process (`deno run -A cli.ts ingest ... --schema ... --quiet`), start-up included; rows/s = input " +
     "rows ÷ seconds.";
