@@ -65,12 +65,17 @@ Options:
   -h, --help            this help
 
 Column types: ${COLUMN_TYPES.join(", ")}.
+Date formats: a date, timestamp or timestamptz column may give a "format" in the schema, such as
+"DD/MM/YYYY", "MM/DD/YYYY", "YYYYMMDD", "DD.MM.YYYY", "DD-Mon-YYYY", "YYYY-MM-DD HH24:MI:SS" or
+"MM/DD/YYYY HH12:MI AM" (fields YYYY YY MM Mon Month DD HH24 HH12 MI SS FF AM TZH TZM).
 Exit codes: 0 done (rejects allowed), 1 the load failed, 2 bad usage or unreadable input.`;
 
 const INFER_HELP = `Usage: deno run -A cli.ts infer FILE.csv [options]
 
 Prints, as JSON on stdout, the schema "ingest" would infer for FILE.csv (no database needed).
-Save it, edit it, and pass it back with "ingest --schema".
+Save it, edit it, and pass it back with "ingest --schema". Notes on stderr say why a column
+that looks like dates stayed text (say, DD/MM/YYYY and MM/DD/YYYY both fit): give it a
+"format" in the schema.
 
 Options:
   --table NAME          the "table" written into the schema (default processed_data)
@@ -215,6 +220,8 @@ async function inferCommand(args: string[]): Promise<number> {
     encoding: values.encoding,
     delimiter: delimiterFrom(values.delimiter),
     sample: wholeNumber("sample", values.sample),
+    // Notes go to stderr: stdout stays the schema JSON, ready to save and edit.
+    onNote: (note) => console.error(`note: ${note}`),
   });
   console.log(JSON.stringify(schema, null, 2));
   return EXIT_OK;

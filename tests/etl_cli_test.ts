@@ -202,6 +202,29 @@ Deno.test("cli: infer needs no database and no JWT_SECRET, prints what ingest us
   assert.deepEqual(printed.columns[1], { name: "full_name", source: "Full Name", type: "text" });
 });
 
+Deno.test("cli: infer writes a detected date format, and says on stderr why a column stayed text", async () => {
+  const dir = await tempDir();
+  try {
+    const file = `${dir.path}/dates.csv`;
+    await Deno.writeTextFile(file, "Order Date,Shipped\n05/01/2023,25/01/2023\n06/02/2023,NA\n");
+    const r = await cliBare(["infer", file]);
+    assert.equal(r.code, 0, r.stderr);
+    const printed = JSON.parse(r.stdout) as Schema; // stdout is the schema alone
+    assert.deepEqual(printed.columns, [
+      { name: "order_date", source: "Order Date", type: "text" },
+      { name: "shipped", source: "Shipped", type: "date", format: "DD/MM/YYYY" },
+    ]);
+    assert.equal(
+      r.stderr.trim(),
+      'note: column "order_date" ("Order Date"): every value fits DD/MM/YYYY and MM/DD/YYYY ' +
+        '(no day over 12 in 2 values): left as text; give the column a "format" in a schema to ' +
+        "load it as a date",
+    );
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("cli: database down is exit 1 naming the host; the log file has the stack", async () => {
   const dir = await tempDir();
   try {

@@ -12,12 +12,14 @@
  * convertValue("integer", " 42 "); // "42"
  * convertValue("integer", "12x"); // { kind: "not an integer" }
  * convertValue("boolean", "Yes"); // "t"
+ * convertValue("date", "31/12/2023", { format: "DD/MM/YYYY" }); // "2023-12-31"
  * ```
  *
  * @module
  */
 import type { ColumnType } from "./schema.ts";
 import { CopyBuffer, copyEscape } from "./copy_text.ts";
+import { compileFormat, daysIn, matchFormat } from "./date_format.ts";
 
 /** Why a value does not convert; one shared object per kind, so failing costs no allocation. */
 export interface Invalid {
@@ -29,6 +31,12 @@ export interface Invalid {
  * valid, else an {@linkcode Invalid} (and `out` may hold part of the value: the caller rewinds).
  */
 export type Converter = (b: Uint8Array, s: number, e: number, out: CopyBuffer) => Invalid | null;
+
+/** How a column converts, beyond its type. */
+export interface ConvertOptions {
+  /** A date/time pattern (see `date_format.ts`) for date, timestamp and timestamptz columns. */
+  format?: string;
+}
 
 const NOT_INTEGER: Invalid = { kind: "not an integer" };
 const INT4_RANGE: Invalid = { kind: "out of range for integer" };
@@ -229,12 +237,6 @@ const booleanConverter: Converter = (b, s, e, out) => {
 
 // --- ISO dates and times ---------------------------------------------------------------------
 
-/** Days in month `m` (1-12) of year `y`, proleptic Gregorian as PostgreSQL counts. */
-function daysIn(y: number, m: number): number {
-  if (m === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
-  return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
-}
-
 /** Checks `YYYY-MM-DD` at `b[s..]`: 1 valid, 0 not the format, -1 not a real date. */
 function checkDate(b: Uint8Array, s: number, e: number): number {
   if (e - s < 10 || b[s + 4] !== 45 || b[s + 7] !== 45) return 0;
@@ -315,6 +317,18 @@ const timestampConverter: Converter = (b, s, e, out) => {
   return null;
 };
 
+/** A converter for a date/time column with a `format`. */
+function formattedConverter(type: "date" | "timestamp" | "timestamptz", format: string): Converter {
+  const f = compileFormat(format, type);
+  const shape: Invalid = {
+    kind: `not a ${type === "date" ? "date" : "timestamp"} (${format})`,
+  };
+  return (b, s, e, out) => {
+    const r = matchFormat(f, b, s, e, out);
+    return r === 1 ? null : r === 0 ? shape : BAD_DATE;
+  };
+}
+
 const textConverter: Converter = (b, s, e, out) => {
   out.putEscapedBytes(b, s, e);
   return null;
@@ -332,8 +346,14 @@ const CONVERTERS: Record<ColumnType, Converter> = {
   timestamptz: timestampConverter,
 };
 
-/** The converter for a column type. */
-export function converterFor(type: ColumnType): Converter {
+/**
+ * The converter for a column type, with its `format` for date/time columns. Throws a
+ * `FormatError` for a bad format (a schema's formats are checked when it is read).
+ */
+export function converterFor(type: ColumnType, options: ConvertOptions = {}): Converter {
+  if (type === "date" || type === "timestamp" || type === "timestamptz") {
+    if (options.format !== undefined) return formattedConverter(type, options.format);
+  }
   return CONVERTERS[type];
 }
 
@@ -345,9 +365,13 @@ const scratch = new CopyBuffer(256);
  * Converts one raw value given as a string (trimming it first, as the loader does), with the
  * converter the loader uses: the COPY text, or an {@linkcode Invalid}.
  */
-export function convertValue(type: ColumnType, raw: string): string | Invalid {
+export function convertValue(
+  type: ColumnType,
+  raw: string,
+  options: ConvertOptions = {},
+): string | Invalid {
   if (type === "text") return copyEscape(raw);
-  return convertWith(converterFor(type), trimmed(raw));
+  return convertWith(converterFor(type, options), trimmed(raw));
 }
 
 /** Runs a converter on a (trimmed) string value. */

@@ -2,7 +2,10 @@
  * Schema inference from a sample of records: safe snake_case column names from the header and
  * the narrowest type every non-missing sample value parses as. The rules lean to `text`: leading
  * zeros stay text (zip codes, ids), a column of only 0 and 1 is an integer rather than a
- * boolean, and only the unambiguous `YYYY-MM-DD` becomes a date.
+ * boolean, and eight digits stay a number. Dates in ISO 8601 need no format; dates with
+ * separators get one (`DD/MM/YYYY`) when exactly one of the formats inference knows fits every
+ * value: a day over 12 tells `DD/MM` from `MM/DD`, and when nothing does the column stays text
+ * with a note saying why (see {@linkcode InferOptions.onNote}).
  *
  * @example
  * ```ts
@@ -15,6 +18,7 @@
 import { convertValue, timestampOffset } from "./convert.ts";
 import { CsvSource } from "./csv_source.ts";
 import { UsageError } from "../errors.ts";
+import { compileFormat, type DateFormat, matchFormat } from "./date_format.ts";
 import { nullCheckFor } from "./transform.ts";
 import {
   type ColumnSpec,
@@ -56,6 +60,96 @@ export function columnNames(header: readonly string[]): string[] {
 const INT_PLAIN = /^[+-]?(?:0|[1-9]\d*)$/;
 const DECIMAL_PLAIN = /^[+-]?(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const BOOLEAN_WORDS = new Set(["true", "false", "t", "f", "yes", "no", "y", "n"]);
+
+/** Date formats inference tries: each has separators, so ids and other numbers never fit. */
+const DATE_FORMATS = [
+  "DD/MM/YYYY",
+  "MM/DD/YYYY",
+  "YYYY/MM/DD",
+  "DD-MM-YYYY",
+  "MM-DD-YYYY",
+  "DD.MM.YYYY",
+  "YYYY.MM.DD",
+  "DD/MM/YY",
+  "MM/DD/YY",
+  "DD.MM.YY",
+  "DD-Mon-YYYY",
+  "DD-Mon-YY",
+  "DD Mon YYYY",
+  "Mon DD, YYYY",
+  "DD Month YYYY",
+  "Month DD, YYYY",
+];
+/** Times that may follow a date (after one space); ISO 8601 timestamps need none of these. */
+const TIME_FORMATS = ["HH24:MI", "HH24:MI:SS", "HH24:MI:SS.FF", "HH12:MI AM", "HH12:MI:SS AM"];
+
+interface Candidate {
+  type: "date" | "timestamp";
+  format: DateFormat;
+}
+
+/** Every candidate: the date formats alone, and with each time (ISO dates with times too). */
+const CANDIDATES: Candidate[] = [
+  ...DATE_FORMATS.map((f) => ({ type: "date" as const, format: compileFormat(f, "date") })),
+  ...["YYYY-MM-DD", ...DATE_FORMATS].flatMap((d) =>
+    TIME_FORMATS.map((t) => ({
+      type: "timestamp" as const,
+      format: compileFormat(`${d} ${t}`, "timestamp"),
+    }))
+  ),
+];
+
+/** What inference makes of one column. */
+export interface InferredColumn {
+  type: ColumnType;
+  /** The date/time format, when the values are dates with separators. */
+  format?: string;
+  /** Why a column that looks like dates stayed text. */
+  note?: string;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The candidate formats every value fits. When a format and the same with `Month` for `Mon`
+ * both fit (every month was May), the abbreviated one stays.
+ */
+function fittingFormats(values: readonly string[]): Candidate[] {
+  let alive = CANDIDATES;
+  for (const v of values) {
+    // Every candidate starts with a digit or a month name, and is at least 6 characters.
+    if (v.length < 6) return [];
+    const b = encoder.encode(v);
+    alive = alive.filter((c) => matchFormat(c.format, b, 0, b.length) === 1);
+    if (alive.length === 0) return [];
+  }
+  const patterns = new Set(alive.map((c) => c.format.pattern));
+  return alive.filter((c) =>
+    !patterns.has(c.format.pattern.replace("Month", "Mon")) ||
+    !c.format.pattern.includes("Month")
+  );
+}
+
+/**
+ * Infers one column from its non-missing sample values (already trimmed): its type, a date
+ * format, or a note saying why values that look like dates stayed text.
+ */
+export function inferColumn(values: readonly string[]): InferredColumn {
+  const type = inferType(values);
+  if (type !== "text" || values.length === 0) return { type };
+  const fits = fittingFormats(values);
+  if (fits.length === 1) return { type: fits[0].type, format: fits[0].format.pattern };
+  if (fits.length === 0) return { type };
+  const names = fits.map((c) => c.format.pattern);
+  const list = names.length === 2 ? `${names[0]} and ${names[1]}` : names.join(", ");
+  const dayMonth = names.some((n) => n.startsWith("DD")) && names.some((n) => n.startsWith("MM"));
+  return {
+    type,
+    note: `every value fits ${list}${
+      dayMonth ? ` (no day over 12 in ${values.length} values)` : ""
+    }: left as text; give the column a "format" in a schema to load it as a date`,
+  };
+}
 
 /** Infers one column's type from its non-missing sample values (already trimmed). */
 export function inferType(values: readonly string[]): ColumnType {
@@ -112,6 +206,8 @@ export interface InferOptions {
    * @default {DEFAULT_NULL_TOKENS}
    */
   nullTokens?: readonly string[];
+  /** Told why a column stayed text when its values looked like dates (for `infer` to print). */
+  onNote?: (note: string) => void;
 }
 
 /** Infers a whole schema (the format of a schema file) from a header and sample records. */
@@ -129,7 +225,12 @@ export function inferSchema(options: InferOptions): Schema {
       const t = v.trim();
       if (!isNull(t)) values.push(t);
     }
-    const col: ColumnSpec = { name: names[i], source: h, type: inferType(values) };
+    const inferred = inferColumn(values);
+    const col: ColumnSpec = { name: names[i], source: h, type: inferred.type };
+    if (inferred.format !== undefined) col.format = inferred.format;
+    if (inferred.note !== undefined) {
+      options.onNote?.(`column "${names[i]}" (${JSON.stringify(h)}): ${inferred.note}`);
+    }
     // The header alone cannot find a repeated or empty field.
     if ((counts.get(h) ?? 0) > 1 || h.trim() === "") col.position = i + 1;
     return col;
@@ -152,6 +253,8 @@ export interface InferSourceOptions {
    * @default {DEFAULT_SAMPLE}
    */
   sample?: number;
+  /** Told why a column stayed text when its values looked like dates. */
+  onNote?: (note: string) => void;
 }
 
 /** Options for {@linkcode inferFile}. */
@@ -195,7 +298,12 @@ export async function inferSource(
   const limit = sampleSize(options.sample);
   const table = options.table ?? DEFAULT_TABLE;
   quoteTable(table);
-  return inferSchema({ header: source.header, sample: await source.sample(limit), table });
+  return inferSchema({
+    header: source.header,
+    sample: await source.sample(limit),
+    table,
+    onNote: options.onNote,
+  });
 }
 
 /**

@@ -137,7 +137,11 @@ export async function prepareLoad(options: IngestOptions): Promise<LoadPlan> {
     ...(given ??
       (resumed
         ? parseSchema(resumed.schema, "the schema recorded for this load")
-        : await inferSource(source, { table, sample: options.sample }))),
+        : await inferSource(source, {
+          table,
+          sample: options.sample,
+          onNote: (note) => log.warning("inference: {note}", { note }),
+        }))),
     table,
   };
   const transformer = transformerFor(schema, source.header);

@@ -12,6 +12,7 @@
  */
 import { z } from "zod";
 import { UsageError } from "../errors.ts";
+import { compileFormat, FormatError } from "./date_format.ts";
 
 /** The column types the contract names, in the order `--help` lists them. */
 export const COLUMN_TYPES = [
@@ -51,6 +52,8 @@ export interface ColumnSpec {
   /** 1-based field position; wins over `source`. */
   position?: number;
   type: ColumnType;
+  /** A date/time pattern for date, timestamp and timestamptz columns (`DD/MM/YYYY`). */
+  format?: string;
   required?: boolean;
   default?: string | number | boolean | null;
   null_tokens?: string[];
@@ -68,6 +71,7 @@ const columnSchema = z.strictObject({
   source: z.string().optional(),
   position: z.number().int().min(1).optional(),
   type: z.enum(COLUMN_TYPES),
+  format: z.string().min(1).optional(),
   required: z.boolean().optional(),
   default: z.union([z.string(), z.number(), z.boolean(), z.null()]).optional(),
   null_tokens: z.array(z.string()).optional(),
@@ -133,8 +137,25 @@ export function parseSchema(input: unknown, origin = "schema"): Schema {
     if (col.name.includes("\0")) {
       throw new UsageError(`${origin}: columns[${i}].name: contains a NUL character`);
     }
+    if (col.format !== undefined) checkFormat(col, `${origin}: columns[${i}].format`);
   });
   return schema;
+}
+
+/** A column's `format` must suit its type and compile; else a {@linkcode UsageError}. */
+function checkFormat(col: ColumnSpec, where: string): void {
+  const type = col.type;
+  if (type !== "date" && type !== "timestamp" && type !== "timestamptz") {
+    throw new UsageError(
+      `${where}: only date, timestamp and timestamptz columns take a format; "${col.name}" is ${type}`,
+    );
+  }
+  try {
+    compileFormat(col.format!, type);
+  } catch (err) {
+    if (err instanceof FormatError) throw new UsageError(`${where}: ${err.message}`);
+    throw err;
+  }
 }
 
 /** Reads and validates a schema file; every failure is a {@linkcode UsageError} naming the file. */

@@ -26,7 +26,7 @@ import {
   trimStart,
 } from "./convert.ts";
 import { UsageError } from "../errors.ts";
-import { DEFAULT_NULL_TOKENS, type Schema } from "./schema.ts";
+import { type ColumnSpec, DEFAULT_NULL_TOKENS, type Schema } from "./schema.ts";
 
 /** Stage 1 on strings: is this (trimmed) value missing? Built once per token list. */
 export type NullCheck = (value: string) => boolean;
@@ -73,13 +73,11 @@ export function nullBytesCheckFor(tokens: readonly string[]): NullBytesCheck {
 }
 
 /** Stage 3: what a missing value becomes, as COPY text (undefined: no default). */
-export function defaultText(
-  column: { name: string; type: Parameters<typeof converterFor>[0]; default?: unknown },
-): string | undefined {
+export function defaultText(column: ColumnSpec): string | undefined {
   const d = column.default;
   if (d === undefined || d === null) return undefined;
   const raw = typeof d === "string" ? d : String(d);
-  const out = convertValue(column.type, raw);
+  const out = convertValue(column.type, raw, { format: column.format });
   if (typeof out !== "string") {
     throw new UsageError(
       `schema column "${column.name}": default ${JSON.stringify(d)} is ${out.kind}`,
@@ -141,7 +139,7 @@ export class RowTransformer {
     this.#isNull = schema.columns.map((c) =>
       nullBytesCheckFor(c.null_tokens ?? schema.null_tokens ?? DEFAULT_NULL_TOKENS)
     );
-    this.#convert = schema.columns.map((c) => converterFor(c.type));
+    this.#convert = schema.columns.map((c) => converterFor(c.type, { format: c.format }));
     this.#default = schema.columns.map((c) => {
       const d = defaultText(c);
       return d === undefined ? undefined : new TextEncoder().encode(d);
