@@ -81,7 +81,7 @@ export class LoadPipeline {
   async load(): Promise<void> {
     const { source, db } = this.#plan;
     this.#startedAt = this.#reportedAt = performance.now();
-    this.#current = this.#open();
+    this.#current = this.#newBatch();
     try {
       await source.stream(this.#transform, this.#betweenSlices);
       this.#current.final = true;
@@ -125,7 +125,7 @@ export class LoadPipeline {
     }
     if (b.records >= this.#batchSize) {
       this.#seal(b);
-      this.#current = this.#open();
+      this.#current = this.#newBatch();
     }
   };
 
@@ -149,7 +149,7 @@ export class LoadPipeline {
   };
 
   /** A new batch, queued to commit after the one before it. */
-  #open(): Batch {
+  #newBatch(): Batch {
     const b = this.#pool.take();
     const previous = this.#chain;
     b.done = this.#streaming
