@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { getLogger } from "@logtape/logtape";
+import { RevocationList } from "./auth/revocations.ts";
 import { createTokenService, type TokenService } from "./auth/tokens.ts";
 import { ClientAddresses } from "./client_address.ts";
 import { type Clock, systemClock } from "./clock.ts";
@@ -104,8 +105,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
 
   const addresses = new ClientAddresses(config.trustedProxies);
-  app.route("/", authRoutes({ db, tokens, config, clock, addresses }));
-  app.route("/tasks", taskRoutes({ db, tokens, publicUrl: config.publicUrl }));
+  const revocations = new RevocationList(db, clock);
+  app.route("/", authRoutes({ db, tokens, config, clock, addresses, revocations }));
+  app.route("/tasks", taskRoutes({ db, tokens, revocations, publicUrl: config.publicUrl }));
 
   const allowed = new AllowedMethods(() => app.routes);
   app.notFound((c) => {

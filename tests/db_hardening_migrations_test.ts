@@ -42,3 +42,28 @@ Deno.test("migration 020: existing users get their canonical key; the index agre
     await fresh.drop();
   }
 });
+
+Deno.test("migration 021: refresh tokens from before logins are dropped; deleting a user revokes", async () => {
+  const fresh = await freshDatabase();
+  const db = await fresh.open();
+  try {
+    await migrate(db, before("021"));
+    const [{ id }] = await db.query<{ id: number }>(
+      "INSERT INTO users (username, username_key, password_hash) VALUES ('a', 'a', 'h') RETURNING id",
+    );
+    await db.query(
+      "INSERT INTO refresh_tokens (jti, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')",
+      [crypto.randomUUID(), id],
+    );
+    await migrate(db);
+    assert.deepEqual(await db.query("SELECT * FROM refresh_tokens"), []);
+    await db.query("DELETE FROM users WHERE id = $1", [id]);
+    const rows = await db.query<{ user_id: number; reason: string; login_id: string | null }>(
+      "SELECT user_id, reason, login_id FROM token_revocations",
+    );
+    assert.deepEqual(rows, [{ user_id: id, reason: "user_deleted", login_id: null }]);
+  } finally {
+    await db.close();
+    await fresh.drop();
+  }
+});

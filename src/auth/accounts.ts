@@ -1,5 +1,5 @@
 /**
- * Registration, login and refresh-token sessions: what the auth routes call.
+ * Registration and login: what `POST /register` and `POST /login` call.
  *
  * @module
  */
@@ -8,11 +8,12 @@ import type { Clock } from "../clock.ts";
 import type { ServerConfig } from "../config.ts";
 import { takeHits, undoHits } from "../db/auth_limits.ts";
 import type { Database } from "../db/database.ts";
-import { consumeRefreshToken, storeRefreshToken } from "../db/refresh_tokens.ts";
 import { findLogin, insertUser } from "../db/users.ts";
 import { AppError } from "../errors.ts";
 import { canonicalUsername, USERNAME_PATTERN } from "../http.ts";
 import { hashPassword, verifyPassword } from "./password.ts";
+import type { RevocationList } from "./revocations.ts";
+import { openSession, type Session } from "./sessions.ts";
 import type { TokenService } from "./tokens.ts";
 
 /** What the account functions need. */
@@ -28,6 +29,8 @@ export interface AccountDeps {
   >;
   /** The clock the rate-limit windows are measured with. */
   clock: Clock;
+  /** The logins ended, for this process. */
+  revocations: RevocationList;
 }
 
 /** Username and password, as the client sent them. */
@@ -38,17 +41,10 @@ export interface Credentials {
 
 /**
  * Authentication events, one structured line each (`event`, `username`, `user_id`, `client`...),
- * at info: who logged in or failed to, lockouts, registrations. Never a password or a token.
+ * at info: who logged in or failed to, lockouts, registrations, logouts, replayed refresh tokens.
+ * Never a password or a token.
  */
-const audit = getLogger(["taskapi", "audit"]);
-
-/** What a successful login or refresh answers. */
-export interface Session {
-  access_token: string;
-  token_type: "Bearer";
-  expires_in: number;
-  refresh_token: string;
-}
+export const audit = getLogger(["taskapi", "audit"]);
 
 /**
  * Creates an account. A 409 when the name is taken in its canonical form (any letter case, any
@@ -136,64 +132,14 @@ export async function login(
     throw AppError.http(401, "Invalid username or password");
   }
   await undoHits(db, hit.ids);
-  const session = await openSession(deps, user.id);
+  const loginId = crypto.randomUUID();
+  const session = await openSession(deps, user.id, loginId);
   audit.info("login succeeded for {username} (user {user_id}) from {client}", {
     event: "login_succeeded",
     username,
     user_id: user.id,
+    login_id: loginId,
     client,
   });
   return session;
-}
-
-/**
- * Trades a refresh token for a new access token and a new refresh token; the old one stops working
- * (rotation), so a stolen refresh token is good for one use at most.
- *
- * @example
- * ```ts
- * const session = await refresh(deps, bearerToken(c));
- * ```
- */
-export async function refresh(deps: AccountDeps, refreshToken: string): Promise<Session> {
-  const claims = await deps.tokens.verify(refreshToken, "refresh");
-  const access = await deps.tokens.sign(claims.userId, "access");
-  const next = await deps.tokens.sign(claims.userId, "refresh");
-  await deps.db.transaction(async (tx) => {
-    if (!await consumeRefreshToken(tx, claims)) {
-      throw AppError.unauthorized("Refresh token revoked or already used");
-    }
-    await storeRefreshToken(tx, { jti: next.jti, userId: next.userId, expiresAt: next.exp });
-  });
-  return sessionOf(deps, access.token, next.token);
-}
-
-/**
- * Revokes a refresh token. Revoking one that is already revoked succeeds too: the caller's wish,
- * a dead token, holds either way.
- *
- * @example
- * ```ts
- * await logout(deps, bearerToken(c));
- * ```
- */
-export async function logout(deps: AccountDeps, refreshToken: string): Promise<void> {
-  const claims = await deps.tokens.verify(refreshToken, "refresh");
-  await consumeRefreshToken(deps.db, claims);
-}
-
-async function openSession(deps: AccountDeps, userId: number): Promise<Session> {
-  const access = await deps.tokens.sign(userId, "access");
-  const next = await deps.tokens.sign(userId, "refresh");
-  await storeRefreshToken(deps.db, { jti: next.jti, userId, expiresAt: next.exp });
-  return sessionOf(deps, access.token, next.token);
-}
-
-function sessionOf(deps: AccountDeps, accessToken: string, refreshToken: string): Session {
-  return {
-    access_token: accessToken,
-    token_type: "Bearer",
-    expires_in: deps.config.accessTokenTtlSeconds,
-    refresh_token: refreshToken,
-  };
 }

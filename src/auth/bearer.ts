@@ -5,8 +5,11 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { AppError } from "../errors.ts";
+import { type Queryable } from "../db/database.ts";
+import { userExists } from "../db/logins.ts";
 import type { AppEnv } from "../http.ts";
 import { hasEndpoint } from "../methods.ts";
+import type { RevocationList } from "./revocations.ts";
 import type { TokenService } from "./tokens.ts";
 
 /**
@@ -26,21 +29,45 @@ export function bearerToken(c: Context): string {
   return m[1];
 }
 
+/** What {@linkcode requireAccessToken} needs. */
+export interface AccessDeps {
+  db: Queryable;
+  tokens: TokenService;
+  revocations: RevocationList;
+}
+
 /**
- * Middleware that lets a request through only with a valid access token, and sets `userId`.
+ * Middleware that lets a request through only with a valid access token of a login that has not
+ * ended, and sets `userId`. A request that matches no route passes untouched (it ends as the 404
+ * or 405 it is).
+ *
+ * A deleted user's tokens are refused once the {@linkcode RevocationList} has read the deletion
+ * (within a second); before that, any answer that found nothing for the user (a 404, an empty
+ * list, a reference to a row that is gone) confirms that the user still exists, so even then a
+ * deleted user gets a 401 and not an empty success. That costs a query on those answers only.
  *
  * @example
  * ```ts
- * app.use("/tasks/*", requireAccessToken(tokens));
+ * app.use("/tasks/*", requireAccessToken({ db, tokens, revocations }));
  * app.get("/tasks", (c) => c.json({ me: c.get("userId") }));
  * ```
  */
-export function requireAccessToken(tokens: TokenService): MiddlewareHandler<AppEnv> {
+export function requireAccessToken(deps: AccessDeps): MiddlewareHandler<AppEnv> {
   return async function requireAccessToken(c, next) {
-    // No route for this method and path: let it end as the 404 or 405 it is.
     if (!hasEndpoint(c)) return await next();
-    const { userId } = await tokens.verify(bearerToken(c), "access");
-    c.set("userId", userId);
+    const claims = await deps.tokens.verify(bearerToken(c), "access");
+    await deps.revocations.check(claims);
+    c.set("userId", claims.userId);
     await next();
+    if (foundNothing(c) && !await userExists(deps.db, claims.userId)) {
+      const gone = AppError.unauthorized("User no longer exists");
+      c.res = undefined;
+      c.res = c.json({ message: gone.message }, 401, gone.headers);
+    }
   };
+}
+
+function foundNothing(c: Context): boolean {
+  const code = (c.error as { code?: unknown } | undefined)?.code;
+  return c.res.status === 404 || c.res.headers.get("X-Total-Count") === "0" || code === "23503";
 }

@@ -1,5 +1,6 @@
 /**
  * Access and refresh tokens: HS256 JWTs signed with `hono/jwt`. Each carries `sub` (the user id),
+ * `sid` (the login it belongs to: every token one `POST /login` starts, through every refresh),
  * `iat`, `exp`, `jti` and a `typ` claim, so an access token is never taken for a refresh token nor
  * the reverse.
  *
@@ -15,6 +16,8 @@ export type TokenType = "access" | "refresh";
 /** What a verified token says. */
 export interface VerifiedToken {
   userId: number;
+  /** The login (`sid`) this token belongs to. */
+  loginId: string;
   jti: string;
   /** Expiry, seconds since the epoch. */
   exp: number;
@@ -37,7 +40,7 @@ export interface TokenServiceOptions {
 
 /** Signs and verifies the two token types with one key. */
 export interface TokenService {
-  sign(userId: number, type: TokenType): Promise<SignedToken>;
+  sign(userId: number, loginId: string, type: TokenType): Promise<SignedToken>;
   /** Throws a 401 {@linkcode AppError} unless `token` is a valid, unexpired token of `type`. */
   verify(token: string, type: TokenType): Promise<VerifiedToken>;
 }
@@ -47,6 +50,7 @@ const MAX_INT4 = 2_147_483_647;
 // How far ahead of ours another server's clock may be when it issues a token.
 const CLOCK_SKEW_SECONDS = 60;
 const VERIFIED_CACHE_SIZE = 10_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * Creates the token service. The HMAC key is imported once, here, not on every request.
@@ -54,7 +58,7 @@ const VERIFIED_CACHE_SIZE = 10_000;
  * @example
  * ```ts
  * const tokens = createTokenService({ secret, accessTtlSeconds: 3600, refreshTtlSeconds: 86400 });
- * const { token } = await tokens.sign(42, "access");
+ * const { token } = await tokens.sign(42, crypto.randomUUID(), "access");
  * const { userId } = await tokens.verify(token, "access"); // 42
  * ```
  */
@@ -70,17 +74,17 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   const clock = options.clock ?? systemClock;
   // Access tokens already verified, until they expire. WebCrypto's HMAC verify was the largest
   // single cost of an authenticated request in profiles; a token string seen and checked before
-  // needs no second signature check (there is no access-token revocation to miss).
+  // needs no second signature check. Revocation is checked apart, on every request.
   const verified = new Map<string, VerifiedToken>();
 
   return {
-    async sign(userId, type) {
+    async sign(userId, loginId, type) {
       const iat = Math.floor(clock() / 1000);
       const exp = iat + ttl[type];
       const jti = crypto.randomUUID();
-      const claims = { sub: String(userId), iat, exp, jti, typ: type };
+      const claims = { sub: String(userId), sid: loginId, iat, exp, jti, typ: type };
       const token = await sign(claims, await keyReady, ALG);
-      return { token, userId, jti, exp };
+      return { token, userId, loginId, jti, exp };
     },
 
     async verify(token, type) {
@@ -123,6 +127,10 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     if (userId > MAX_INT4 || userId < 1 || typeof claims.jti !== "string") {
       throw AppError.unauthorized("Invalid token");
     }
+    // Tokens from before logins were tracked have no `sid`: they cannot be revoked, so refuse them.
+    if (typeof claims.sid !== "string" || !UUID.test(claims.sid)) {
+      throw AppError.unauthorized("Invalid token: no login; log in again");
+    }
     // A token living longer than configured was not issued by this configuration (a leaked key,
     // or a lifetime since shortened): refuse it rather than honour the longer life.
     const iat = claims.iat;
@@ -132,6 +140,6 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     ) {
       throw AppError.unauthorized("Invalid token: lifetime longer than configured");
     }
-    return { userId, jti: claims.jti, exp: claims.exp };
+    return { userId, loginId: claims.sid, jti: claims.jti, exp: claims.exp };
   }
 }

@@ -12,6 +12,7 @@ import refresh_tokens from "../../sql/002_refresh_tokens.sql" with { type: "text
 import auth_limits from "../../sql/003_auth_limits.sql" with { type: "text" };
 import ingest_loads from "../../sql/010_ingest_loads.sql" with { type: "text" };
 import username_key from "../../sql/020_username_key.sql" with { type: "text" };
+import logins from "../../sql/021_logins.sql" with { type: "text" };
 
 /** One numbered SQL file from `sql/`. */
 export interface Migration {
@@ -30,4 +31,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: "003", name: "auth_limits", sql: auth_limits },
   { version: "010", name: "ingest_loads", sql: ingest_loads },
   { version: "020", name: "username_key", sql: username_key },
+  { version: "021", name: "logins", sql: logins },
 ];

@@ -5,7 +5,8 @@
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
-import { type AccountDeps, login, logout, refresh, register } from "../auth/accounts.ts";
+import { type AccountDeps, login, register } from "../auth/accounts.ts";
+import { logout, refresh } from "../auth/sessions.ts";
 import { bearerToken } from "../auth/bearer.ts";
 import type { ClientAddresses } from "../client_address.ts";
 import type { ServerConfig } from "../config.ts";
@@ -77,11 +78,11 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
   });
 
   app.post("/refresh", async (c) => {
-    return c.json(await refresh(deps, bearerToken(c)));
+    return c.json(await refresh(deps, bearerToken(c), client(c)));
   });
 
   app.post("/logout", async (c) => {
-    await logout(deps, bearerToken(c));
+    await logout(deps, bearerToken(c), client(c));
     return c.json({ message: "Logged out" });
   });
 

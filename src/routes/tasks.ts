@@ -7,6 +7,7 @@
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { requireAccessToken } from "../auth/bearer.ts";
+import type { RevocationList } from "../auth/revocations.ts";
 import type { TokenService } from "../auth/tokens.ts";
 import type { Database } from "../db/database.ts";
 import {
@@ -58,6 +59,7 @@ function taskId(raw: string): number {
 export interface TaskRouteDeps {
   db: Database;
   tokens: TokenService;
+  revocations: RevocationList;
   /** `PUBLIC_URL`, for absolute `Link` references; relative ones without it. */
   publicUrl?: string;
 }
@@ -70,9 +72,10 @@ export interface TaskRouteDeps {
  * app.route("/tasks", taskRoutes({ db, tokens }));
  * ```
  */
-export function taskRoutes({ db, tokens, publicUrl }: TaskRouteDeps): Hono<AppEnv> {
+export function taskRoutes(deps: TaskRouteDeps): Hono<AppEnv> {
+  const { db, publicUrl } = deps;
   const app = new Hono<AppEnv>();
-  app.use(requireAccessToken(tokens));
+  app.use(requireAccessToken(deps));
 
   app.post("/", async (c) => {
     const task = await insertTask(db, c.var.userId!, await readJson(c, createBody));
