@@ -62,7 +62,7 @@ export type ApiScenario =
   }
   & (
     | { http: HttpTarget }
-    | { pgbench: { protocol: Protocol; script(c: ApiContext): Promise<string> } }
+    | { pgbench: { protocol: Protocol; script(c: ApiContext): string | Promise<string> } }
   );
 
 /** Everything the API section measures. */
@@ -192,7 +192,7 @@ export class ApiStage implements AsyncDisposable {
         DATABASE_URL: databaseUrl(db),
         JWT_SECRET: crypto.randomUUID() + crypto.randomUUID(),
       };
-      for (const name of ["api", ...names.filter((n) => n !== "api")]) {
+      for (const name of new Set(["api", ...names])) {
         const spec = plan.servers[name];
         if (!spec) throw new Error(`no server "${name}" in the plan's servers`);
         stage.servers.set(
@@ -316,7 +316,7 @@ export async function apiBench(o: ApiBenchOptions, plan: ApiPlan): Promise<ApiFi
   const unknown = o.only?.filter((id) => !plan.scenarios.some((s) => s.id === id)) ?? [];
   if (unknown.length) throw new Error(`no API scenario "${unknown.join('", "')}" (see --help)`);
   const chosen = plan.scenarios.filter((s) => !o.only || o.only.includes(s.id));
-  const names = [...new Set(chosen.flatMap((s) => "http" in s ? [s.http.server] : []))];
+  const names = [...new Set(["api", ...chosen.flatMap((s) => "http" in s ? [s.http.server] : [])])];
   o.log(`  starting ${names.join(", ")}; seeding ${Object.keys(plan.users).join(", ")}`);
   await using stage = await ApiStage.open(o.db, o.outDir, plan, names);
   const scripts = new Map<string, string>();

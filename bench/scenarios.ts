@@ -35,6 +35,12 @@ const SPLIT_PAGE = (uid: number) =>
     { sql: "SELECT count(*)::int AS total FROM tasks WHERE user_id = $1", params: [uid] },
   ]);
 
+const PROTOCOL_LABELS = {
+  extended: "extended",
+  simple: "simple protocol",
+  prepared: "prepared (the API's protocol)",
+};
+
 const wrk = (id: string, label: string, http: HttpTarget, secondary = false): ApiScenario => ({
   id,
   label,
@@ -45,7 +51,7 @@ const wrk = (id: string, label: string, http: HttpTarget, secondary = false): Ap
 const pgbench = (what: string, label: string, script: (c: ApiContext) => Promise<string>) =>
   (["extended", "simple", "prepared"] as const).map((protocol): ApiScenario => ({
     id: `pgbench_${what}_${protocol}`,
-    label: `${label}, ${protocol}${protocol === "prepared" ? " (the API's protocol)" : ""}`,
+    label: `${label}, ${PROTOCOL_LABELS[protocol]}`,
     secondary: protocol !== "prepared",
     pgbench: { protocol, script },
   }));
@@ -75,7 +81,7 @@ export const API_PLAN: ApiPlan = {
       id: "pgbench_get_split_extended",
       label: "pgbench, page + separate `count(*)`, two statements (not the API's SQL), extended",
       secondary: true,
-      pgbench: { protocol: "extended", script: (c) => Promise.resolve(SPLIT_PAGE(c.users.get.id)) },
+      pgbench: { protocol: "extended", script: (c) => SPLIT_PAGE(c.users.get.id) },
     },
     wrk("bare_pg_get", "bare Deno.serve + node-postgres, same SQL (no framework, no auth)", {
       server: "bare_pg",
