@@ -19,7 +19,8 @@
  */
 import type { ColumnType } from "./schema.ts";
 import { CopyBuffer, copyEscape } from "./copy_text.ts";
-import { compileFormat, daysIn, matchFormat } from "./date_format.ts";
+import { compileFormat } from "./date_format.ts";
+import { daysIn, matchFormat } from "./date_match.ts";
 
 /** Why a value does not convert; one shared object per kind, so failing costs no allocation. */
 export interface Invalid {

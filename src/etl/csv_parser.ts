@@ -23,6 +23,9 @@
  * @module
  */
 import { LoadError } from "../errors.ts";
+import { CsvRecord } from "./csv_record.ts";
+
+export { CsvRecord };
 
 /**
  * Called once per record with the record and the physical line (1-based) where it starts. The
@@ -61,104 +64,7 @@ const QUOTE = 34;
 const LF = 10;
 const CR = 13;
 
-const utf8 = new TextDecoder();
 const encoder = new TextEncoder();
-
-/**
- * One record: field `i` is the UTF-8 bytes `bytes[starts[i] .. ends[i])`, quotes already
- * removed and `""` already unescaped. A view into the parser's buffer, valid during the
- * {@linkcode RecordHandler} call only.
- */
-export class CsvRecord {
-  /** The buffer every field indexes. */
-  bytes: Uint8Array = new Uint8Array(0);
-  /** Field start offsets (the first {@linkcode count} entries are used). */
-  starts: Int32Array;
-  /** Field end offsets (exclusive). */
-  ends: Int32Array;
-  /** Number of fields. */
-  count = 0;
-  /** Bytes the record spans in the input (its fields plus delimiters and quotes). */
-  span = 0;
-
-  constructor(capacity = 64) {
-    this.starts = new Int32Array(capacity);
-    this.ends = new Int32Array(capacity);
-  }
-
-  /** Field `i` as a string. */
-  field(i: number): string {
-    const s = this.starts[i], e = this.ends[i];
-    if (e - s < 24) {
-      // Short ASCII fields (most of them) decode without a call into the runtime.
-      const b = this.bytes;
-      let ascii = true;
-      for (let k = s; k < e; k++) {
-        if (b[k] >= 0x80) {
-          ascii = false;
-          break;
-        }
-      }
-      if (ascii) return String.fromCharCode.apply(null, b.subarray(s, e) as unknown as number[]);
-    }
-    return utf8.decode(this.bytes.subarray(s, e));
-  }
-
-  /** Every field as a string. */
-  strings(): string[] {
-    const out = new Array<string>(this.count);
-    for (let i = 0; i < this.count; i++) out[i] = this.field(i);
-    return out;
-  }
-
-  /** A copy that owns its bytes: outlives the handler call. */
-  clone(): CsvRecord {
-    const r = new CsvRecord(Math.max(this.count, 1));
-    const from = this.count ? this.starts[0] : 0;
-    let to = from;
-    for (let i = 0; i < this.count; i++) to = Math.max(to, this.ends[i]);
-    let min = from;
-    for (let i = 0; i < this.count; i++) min = Math.min(min, this.starts[i]);
-    r.bytes = this.bytes.slice(min, to);
-    for (let i = 0; i < this.count; i++) {
-      r.starts[i] = this.starts[i] - min;
-      r.ends[i] = this.ends[i] - min;
-    }
-    r.count = this.count;
-    r.span = this.span;
-    return r;
-  }
-
-  /** A record of the given strings (for tests and for values that do not come from a file). */
-  static of(fields: readonly string[]): CsvRecord {
-    const parts = fields.map((f) => encoder.encode(f));
-    const r = new CsvRecord(Math.max(fields.length, 1));
-    const total = parts.reduce((n, p) => n + p.length, 0);
-    r.bytes = new Uint8Array(total);
-    let at = 0;
-    parts.forEach((p, i) => {
-      r.bytes.set(p, at);
-      r.starts[i] = at;
-      at += p.length;
-      r.ends[i] = at;
-    });
-    r.count = fields.length;
-    r.span = total + fields.length;
-    return r;
-  }
-
-  /** Room for `n` fields. */
-  grow(n: number): void {
-    if (n <= this.starts.length) return;
-    let size = this.starts.length * 2;
-    while (size < n) size *= 2;
-    const s = new Int32Array(size), e = new Int32Array(size);
-    s.set(this.starts);
-    e.set(this.ends);
-    this.starts = s;
-    this.ends = e;
-  }
-}
 
 /** See the module documentation. */
 export class CsvParser {
@@ -180,9 +86,10 @@ export class CsvParser {
   #paused = false;
   /** Physical line where the next record starts. */
   #line = 1;
-  /** Quoted fields of the current record whose bytes still hold `""` or a closing quote. */
-  #fixes = new Int32Array(16);
-  #nFix = 0;
+  /** Of the record being parsed: line breaks inside its quotes, its flags, whether it ended. */
+  #extraLines = 0;
+  #flags = 0;
+  #recordDone = false;
 
   constructor(options: CsvParserOptions, onRecord: RecordHandler) {
     if ([...options.delimiter].length !== 1) {
@@ -277,52 +184,12 @@ export class CsvParser {
     if (left > this.#maxRecordBytes) throw new RecordTooLongError(this.#line, this.#maxRecordBytes);
   }
 
-  #fix(field: number): void {
-    if (this.#nFix === this.#fixes.length) {
-      const next = new Int32Array(this.#fixes.length * 2);
-      next.set(this.#fixes);
-      this.#fixes = next;
-    }
-    this.#fixes[this.#nFix++] = field;
-  }
-
   /**
-   * Rewrites the quoted fields of a complete record in place: `""` becomes `"`, and the closing
-   * quote before text that follows it is dropped. The text only shrinks, within the field.
+   * Does the delimiter (its first byte already matched) start at `b[i]`? A method, not the
+   * module's function, in #parse's byte loop: see "Loader tuning" in bench/findings.md.
    */
-  #unquote(rec: CsvRecord): void {
-    const b = rec.bytes;
-    for (let k = 0; k < this.#nFix; k++) {
-      const f = this.#fixes[k];
-      const e = rec.ends[f];
-      let r = rec.starts[f], w = r;
-      let closed = false;
-      while (r < e) {
-        const x = b[r];
-        if (x === QUOTE && !closed) {
-          if (r + 1 < e && b[r + 1] === QUOTE) {
-            b[w++] = QUOTE;
-            r += 2;
-            continue;
-          }
-          closed = true;
-          r++;
-          continue;
-        }
-        b[w++] = x;
-        r++;
-      }
-      rec.ends[f] = w;
-    }
-    this.#nFix = 0;
-  }
-
-  /** Does the delimiter (first byte already matched) start at `i`? */
   #delimAt(b: Uint8Array, i: number, len: number): boolean {
-    const d = this.#delim;
-    if (i + d.length > len) return false;
-    for (let k = 1; k < d.length; k++) if (b[i + k] !== d[k]) return false;
-    return true;
+    return delimAt(b, i, len, this.#delim);
   }
 
   /**
@@ -333,7 +200,8 @@ export class CsvParser {
     const b = this.#buf;
     const len = this.#len;
     const dc = this.#dc;
-    const dlen = this.#delim.length;
+    const delim = this.#delim;
+    const dlen = delim.length;
     const hi = this.#hi;
     const rec = this.#rec;
     rec.bytes = b;
@@ -347,22 +215,15 @@ export class CsvParser {
         break;
       }
       const recStart = p;
-      let extraLines = 0;
-      let flags = 0;
-      let nf = 0;
-      this.#nFix = 0;
       // Blank lines are not records (a trailing newline at EOF is common), but they count.
-      let c = b[p];
-      if (c === LF) {
-        p++;
+      const blank = b[p] === LF ? 1 : b[p] === CR && p + 1 < len && b[p + 1] === LF ? 2 : 0;
+      if (blank > 0) {
+        p += blank;
         line++;
         continue;
       }
-      if (c === CR && p + 1 < len && b[p + 1] === LF) {
-        p += 2;
-        line++;
-        continue;
-      }
+      let quoted = false;
+      let nf = 0;
       for (;;) {
         if (nf === starts.length) {
           rec.grow(nf + 1);
@@ -375,13 +236,13 @@ export class CsvParser {
             p = recStart;
             break outer;
           }
-          starts[nf] = p;
-          ends[nf++] = p;
+          starts[nf] = ends[nf] = p;
+          nf++;
           break;
         }
-        c = b[p];
-        if (c !== QUOTE) {
-          // Unquoted: up to the next delimiter or LF (a CR before the LF is not data).
+        if (b[p] !== QUOTE) {
+          // Unquoted: up to the next delimiter or LF (a CR before the LF is not data). The loop
+          // is fieldEnd() written out: the one loop nearly every byte of the file goes through.
           let i = p;
           for (; i < len; i++) {
             const x = b[i];
@@ -403,101 +264,116 @@ export class CsvParser {
           p = i + 1;
           break;
         }
-        // Quoted: find the closing quote (`""` is an escaped quote). Unescaping rewrites the
-        // bytes, so it waits until the record is known to be complete (see #unquote).
-        let j = p + 1;
-        let closed = false;
-        let fix = false;
-        for (;;) {
-          while (j < len && b[j] !== QUOTE) {
-            if (b[j] === LF) extraLines++;
-            j++;
-          }
-          if (j + 1 >= len && !final) {
-            // No closing quote yet, or cannot tell `""` from a closing quote yet.
-            p = recStart;
-            break outer;
-          }
-          if (j >= len) break;
-          if (j + 1 < len && b[j + 1] === QUOTE) {
-            fix = true;
-            j += 2;
-            continue;
-          }
-          closed = true;
-          break;
+        if (!quoted) {
+          quoted = true;
+          this.#extraLines = 0;
+          this.#flags = 0;
+          rec.clearQuoted();
         }
-        starts[nf] = p + 1;
-        if (!closed) {
-          // End of input inside quotes: keep what there is and say so.
-          if (fix) this.#fix(nf);
-          ends[nf++] = len;
-          flags |= UNTERMINATED_QUOTE;
-          p = len;
-          break;
-        }
-        const r = j + 1; // after the closing quote
-        if (r >= len) {
-          if (fix) this.#fix(nf);
-          ends[nf++] = j;
-          p = r;
-          break;
-        }
-        c = b[r];
-        if (c === dc && (dlen === 1 || this.#delimAt(b, r, len))) {
-          if (fix) this.#fix(nf);
-          ends[nf++] = j;
-          p = r + dlen;
-          continue;
-        }
-        if (c === LF) {
-          if (fix) this.#fix(nf);
-          ends[nf++] = j;
-          p = r + 1;
-          break;
-        }
-        if (c === CR) {
-          if (r + 1 >= len && !final) {
-            p = recStart;
-            break outer;
-          }
-          if (r + 1 >= len || b[r + 1] === LF) {
-            if (fix) this.#fix(nf);
-            ends[nf++] = j;
-            p = r + 2;
-            break;
-          }
-        }
-        // Text after the closing quote (`"ab"cd`): kept literally up to the field's end.
-        let i = r;
-        for (; i < len; i++) {
-          const x = b[i];
-          if (x <= hi && (x === LF || (x === dc && (dlen === 1 || this.#delimAt(b, i, len))))) {
-            break;
-          }
-        }
-        if (i >= len && !final) {
+        p = this.#quoted(p, nf++, final);
+        if (p < 0) {
           p = recStart;
           break outer;
         }
-        const atDelim = i < len && b[i] !== LF;
-        // The range keeps the closing quote; #unquote drops it.
-        this.#fix(nf);
-        ends[nf++] = !atDelim && i > r && b[i - 1] === CR ? i - 1 : i;
-        if (atDelim) {
-          p = i + dlen;
-          continue;
-        }
-        p = i + 1;
-        break;
+        if (this.#recordDone) break;
+        continue;
       }
-      if (this.#nFix) this.#unquote(rec);
       rec.count = nf;
       rec.span = (p > len ? len : p) - recStart;
-      this.onRecord(rec, line, flags);
-      line += 1 + extraLines;
+      if (quoted) {
+        rec.unquote();
+        this.onRecord(rec, line, this.#flags);
+        line += 1 + this.#extraLines;
+      } else {
+        this.onRecord(rec, line, 0);
+        line++;
+      }
     }
     this.#line = line;
     return p > len ? len : p;
   }
+
+  /**
+   * Parses the quoted field `nf` that starts at `p`: finds the closing quote (`""` is an
+   * escaped quote) and whatever follows it up to the field's end. Returns where the next field
+   * starts (`#recordDone` says whether the record ended), or -1 when the record is not complete
+   * in the bytes there are. Unescaping rewrites the bytes, so it waits until the record is known
+   * to be complete (see {@linkcode CsvRecord.unquote}).
+   */
+  #quoted(p: number, nf: number, final: boolean): number {
+    const b = this.#buf, len = this.#len, rec = this.#rec;
+    const dc = this.#dc, dlen = this.#delim.length;
+    let j = p + 1;
+    let fix = false;
+    for (;;) {
+      while (j < len && b[j] !== QUOTE) {
+        if (b[j] === LF) this.#extraLines++;
+        j++;
+      }
+      // No closing quote yet, or one at the very end that might be the first of `""`.
+      if (j + 1 >= len && !final) return -1;
+      if (j + 1 >= len || b[j + 1] !== QUOTE) break;
+      fix = true;
+      j += 2;
+    }
+    rec.starts[nf] = p + 1;
+    if (fix) rec.markQuoted(nf);
+    this.#recordDone = true;
+    if (j >= len) {
+      // End of input inside quotes: keep what there is and say so.
+      rec.ends[nf] = len;
+      this.#flags |= UNTERMINATED_QUOTE;
+      return len;
+    }
+    rec.ends[nf] = j;
+    const r = j + 1; // after the closing quote
+    if (r >= len) return r;
+    const c = b[r];
+    if (c === dc && (dlen === 1 || delimAt(b, r, len, this.#delim))) {
+      this.#recordDone = false;
+      return r + dlen;
+    }
+    if (c === LF) return r + 1;
+    if (c === CR) {
+      if (r + 1 >= len && !final) return -1;
+      if (r + 1 >= len || b[r + 1] === LF) return r + 2;
+    }
+    // Text after the closing quote (`"ab"cd`): kept literally up to the field's end. The range
+    // keeps the closing quote; CsvRecord.unquote drops it.
+    const i = fieldEnd(b, r, len, dc, this.#hi, this.#delim);
+    if (i >= len && !final) return -1;
+    if (!fix) rec.markQuoted(nf);
+    if (i < len && b[i] !== LF) {
+      rec.ends[nf] = i;
+      this.#recordDone = false;
+      return i + dlen;
+    }
+    rec.ends[nf] = i > r && b[i - 1] === CR ? i - 1 : i;
+    return i + 1;
+  }
+}
+
+/** Does the delimiter `d` (its first byte already matched) start at `b[i]`? */
+function delimAt(b: Uint8Array, i: number, len: number, d: Uint8Array): boolean {
+  if (i + d.length > len) return false;
+  for (let k = 1; k < d.length; k++) if (b[i + k] !== d[k]) return false;
+  return true;
+}
+
+/** Where the unquoted field at `b[i]` ends: its delimiter, its LF, or `len`. */
+function fieldEnd(
+  b: Uint8Array,
+  i: number,
+  len: number,
+  dc: number,
+  hi: number,
+  delim: Uint8Array,
+): number {
+  for (; i < len; i++) {
+    const x = b[i];
+    if (x <= hi && (x === LF || (x === dc && (delim.length === 1 || delimAt(b, i, len, delim))))) {
+      return i;
+    }
+  }
+  return len;
 }

@@ -18,7 +18,8 @@
 import { convertValue, timestampOffset } from "./convert.ts";
 import { CsvSource } from "./csv_source.ts";
 import { UsageError } from "../errors.ts";
-import { compileFormat, type DateFormat, matchFormat } from "./date_format.ts";
+import { compileFormat, type DateFormat } from "./date_format.ts";
+import { matchFormat } from "./date_match.ts";
 import { nullCheckFor } from "./transform.ts";
 import {
   type ColumnSpec,
