@@ -20,6 +20,7 @@ import type { AppEnv } from "./http.ts";
 import { errorFields } from "./log.ts";
 import { AllowedMethods } from "./methods.ts";
 import { guardRequest } from "./request_guard.ts";
+import { Metrics, METRICS_CONTENT_TYPE, type MetricsSource } from "./metrics.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { taskRoutes } from "./routes/tasks.ts";
 
@@ -31,6 +32,11 @@ export interface AppDeps {
   tokens?: TokenService;
   /** What "now" is for tokens and rate limits. @default {systemClock} */
   clock?: Clock;
+  /**
+   * Where `GET /metrics` comes from (unless `config.metrics` is false). Defaults to this app's
+   * own {@linkcode Metrics}; with several isolates, one whose text sums them all.
+   */
+  metrics?: MetricsSource;
 }
 
 // A client's own X-Request-Id is kept when it is safe to echo and to log.
@@ -60,6 +66,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   const log = getLogger(["taskapi", "http"]);
   const app = new Hono<AppEnv>();
+  const metrics = config.metrics ? deps.metrics ?? new Metrics({ db }) : undefined;
+  // First, so that it counts and times every answer, errors included.
+  if (metrics) app.use(metrics.middleware);
 
   app.use(async function requestLog(c, next) {
     const start = performance.now();
@@ -103,6 +112,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }
     return c.json({ status: "ok" });
   });
+
+  if (metrics) {
+    app.get("/metrics", async (c) => {
+      return c.body(await metrics.text(), 200, { "Content-Type": METRICS_CONTENT_TYPE });
+    });
+  }
 
   const addresses = new ClientAddresses(config.trustedProxies);
   const revocations = new RevocationList(db, clock);

@@ -16,6 +16,12 @@ export interface ServerConfig extends SecuritySettings {
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   logLevel: LogLevel;
+  /** `LOG_FORMAT`: human lines, or one JSON object per line for log shippers. */
+  logFormat: LogFormat;
+  /** `METRICS` (default on): whether `GET /metrics` exists. */
+  metrics: boolean;
+  /** `WORKERS`: isolates serving the one port (PostgreSQL only when over 1). */
+  workers: number;
   maxBodyBytes: number;
   loginMaxFailures: number;
   loginWindowSeconds: number;
@@ -31,6 +37,35 @@ export interface ServerConfig extends SecuritySettings {
 export type Pooler = "none" | "transaction";
 const POOLERS: readonly Pooler[] = ["none", "transaction"];
 
+/** Reads `LOG_FORMAT` (default `text`). */
+export function logFormatFrom(env: Env): LogFormat {
+  const raw = (env.LOG_FORMAT?.trim() || "text").toLowerCase();
+  if (!LOG_FORMATS.includes(raw as LogFormat)) {
+    throw new ConfigError(
+      `LOG_FORMAT must be one of ${LOG_FORMATS.join(", ")}, got "${env.LOG_FORMAT}"`,
+    );
+  }
+  return raw as LogFormat;
+}
+
+function switchFrom(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === "") return fallback;
+  if (!(raw in SWITCH)) throw new ConfigError(`${name} must be on or off, got "${env[name]}"`);
+  return SWITCH[raw];
+}
+
+/** Reads `WORKERS` (default 1); over 1 needs PostgreSQL, as one process owns an embedded folder. */
+function workersFrom(env: Env, db: DatabaseSettings): number {
+  const workers = intFrom(env, "WORKERS", 1, 1, 256);
+  if (workers > 1 && !db.databaseUrl) {
+    throw new ConfigError(
+      `WORKERS=${workers} needs PostgreSQL (DATABASE_URL): the embedded database in ${db.dataDir} is opened by one process, serving from one isolate; unset WORKERS or set DATABASE_URL`,
+    );
+  }
+  return workers;
+}
+
 /** The database settings shared by the server and the CLI. */
 export interface DatabaseSettings {
   /** A real PostgreSQL server, or undefined for the embedded database under `dataDir`. */
@@ -40,6 +75,16 @@ export interface DatabaseSettings {
 }
 
 export type LogLevel = "debug" | "info" | "warning" | "error";
+export type LogFormat = "text" | "json";
+const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
+const SWITCH: Record<string, boolean> = {
+  on: true,
+  off: false,
+  true: true,
+  false: false,
+  1: true,
+  0: false,
+};
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warning", "error"];
 
 export type Env = Record<string, string | undefined>;
@@ -137,6 +182,7 @@ export async function loadServerConfig(env: Env): Promise<ServerConfig> {
   const host = env.HOST?.trim() || "127.0.0.1";
   const port = intFrom(env, "PORT", 5000, 0, 65535);
   const db = databaseFrom(env);
+  const workers = workersFrom(env, db);
   const secret = await resolveSecret(env.JWT_SECRET, db);
   return {
     host,
@@ -147,6 +193,9 @@ export async function loadServerConfig(env: Env): Promise<ServerConfig> {
     accessTokenTtlSeconds: intFrom(env, "ACCESS_TOKEN_TTL_SECONDS", 3600, 1, 31 * 86400),
     refreshTokenTtlSeconds: intFrom(env, "REFRESH_TOKEN_TTL_SECONDS", 30 * 86400, 1, 365 * 86400),
     logLevel: logLevelFrom(env),
+    logFormat: logFormatFrom(env),
+    metrics: switchFrom(env, "METRICS", true),
+    workers,
     maxBodyBytes: intFrom(env, "MAX_BODY_BYTES", 1024 * 1024, 1, 1024 * 1024 * 1024),
     loginMaxFailures: intFrom(env, "LOGIN_MAX_FAILURES", 10, 0, 1_000_000),
     loginWindowSeconds: intFrom(env, "LOGIN_WINDOW_SECONDS", 900, 0, 365 * 86400),

@@ -25,6 +25,8 @@ export interface LoggingOptions {
    * or exit. Otherwise every line is written as it comes.
    */
   bufferConsole?: boolean;
+  /** Console lines as text (the default) or one JSON object per line (`LOG_FORMAT=json`). */
+  format?: "text" | "json";
   /** JSON lines appended to this file; its folder is created. */
   file?: string;
 }
@@ -32,11 +34,21 @@ export interface LoggingOptions {
 const textFormatter = escapingFormatter(
   getTextFormatter({ timestamp: "date-time-timezone", value: "bare" }),
 );
+/**
+ * One object per line: `@timestamp`, `level`, `message` (rendered), `logger` and the record's
+ * properties at the top level (`method`, `path`, `status`, `ms`, `requestId`, ...), as log
+ * shippers index them. Control characters are escaped visibly first, as in the text format.
+ */
+const jsonFormatter = escapingFormatter(
+  getJsonLinesFormatter({ properties: "flatten", message: "rendered" }),
+);
 const encoder = new TextEncoder();
 
-function writerSink(out: { writeSync(p: Uint8Array): number }): Sink {
+type Formatter = (record: LogRecord) => string;
+
+function writerSink(out: { writeSync(p: Uint8Array): number }, format: Formatter): Sink {
   return (record: LogRecord) => {
-    const line = encoder.encode(textFormatter(record));
+    const line = encoder.encode(format(record));
     let written = 0;
     while (written < line.length) written += out.writeSync(line.subarray(written));
   };
@@ -54,7 +66,10 @@ const URGENT: ReadonlySet<LogLevel> = new Set(["warning", "error", "fatal"]);
  * flush at once (with what came before them), and disposal (`closeLogging`), `Deno.exit`, the end
  * of the program and a crash flush the rest.
  */
-function bufferedWriterSink(out: { writeSync(p: Uint8Array): number }): Sink & Disposable {
+function bufferedWriterSink(
+  out: { writeSync(p: Uint8Array): number },
+  format: Formatter,
+): Sink & Disposable {
   let parts: string[] = [];
   let chars = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -69,7 +84,7 @@ function bufferedWriterSink(out: { writeSync(p: Uint8Array): number }): Sink & D
     while (written < bytes.length) written += out.writeSync(bytes.subarray(written));
   };
   const sink = (record: LogRecord) => {
-    const text = textFormatter(record);
+    const text = format(record);
     parts.push(text);
     chars += text.length;
     if (chars >= CONSOLE_FLUSH_CHARS || URGENT.has(record.level)) flush();
@@ -105,7 +120,8 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
   const names: string[] = [];
   if (options.console) {
     const out = options.console === "stdout" ? Deno.stdout : Deno.stderr;
-    const sink = options.bufferConsole ? bufferedWriterSink(out) : writerSink(out);
+    const format = options.format === "json" ? jsonFormatter : textFormatter;
+    const sink = options.bufferConsole ? bufferedWriterSink(out, format) : writerSink(out, format);
     sinks.console = withFilter(sink, options.consoleLevel ?? options.level);
     names.push("console");
   }

@@ -94,7 +94,18 @@ function dechunk(body: string): string {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Resolves once the server has `n` requests in flight besides the scrape that asks, as its
+ * `/metrics` say: the event a test waits for, instead of a guess at how long it takes.
+ */
+async function untilInFlight(port: number, n: number): Promise<void> {
+  for (let tries = 0;; tries++) {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const inFlight = Number(/^http_requests_in_flight (\d+)$/m.exec(text)?.[1]);
+    if (inFlight - 1 >= n) return;
+    if (tries > 500) throw new Error(`never ${n} request(s) in flight:\n${text}`);
+  }
+}
 
 Deno.test("live: SIGTERM lets a request whose body is still arriving finish, then exits 0", async () => {
   const server = await startServer();
@@ -107,7 +118,7 @@ Deno.test("live: SIGTERM lets a request whose body is still arriving finish, the
     const username = uniqueName("live");
     const req = await ChunkedRequest.open(server.port, "POST", "/register");
     await req.send(`{"username":"${username}",`);
-    await sleep(300);
+    await untilInFlight(server.port, 1);
     const signalled = Date.now();
     server.child.kill("SIGTERM");
     // Draining from here: the server says so, and counts the upload still arriving.

@@ -61,6 +61,16 @@ export interface Session extends Queryable {
 
 export type BackendKind = "postgres" | "pglite";
 
+/** The connections a database handle holds right now. */
+export interface PoolStats {
+  /** Connections open (in use plus idle). */
+  total: number;
+  /** Open and not in use. */
+  idle: number;
+  /** Callers waiting for a connection. */
+  waiting: number;
+}
+
 export interface Database extends Queryable {
   readonly kind: BackendKind;
   /** Where the data lives, safe to print: host:port/db or the data folder, never a password. */
@@ -75,6 +85,8 @@ export interface Database extends Queryable {
   withSession<T>(fn: (session: Session) => Promise<T>): Promise<T>;
   /** Resolves when the database answers; throws `DatabaseUnavailableError` when it does not. */
   ping(): Promise<void>;
+  /** The connections held right now, for `/metrics`. */
+  poolStats(): PoolStats;
   close(): Promise<void>;
 }
 

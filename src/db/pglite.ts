@@ -89,14 +89,24 @@ export async function openPglite(dataDir: string): Promise<Database> {
   const open = () => {
     if (closed) throw new DatabaseUnavailableError(`The embedded database in ${dir} is closed`);
   };
+  // Calls under way: one runs on the connection, the others queue in PGlite (for /metrics).
+  let active = 0;
+  const counted = async <T>(run: () => Promise<T>): Promise<T> => {
+    open();
+    active++;
+    try {
+      return await run();
+    } finally {
+      active--;
+    }
+  };
   const db: Database = {
     kind: "pglite",
     label: dir,
-    query: async (sql, params) => (open(), await session.query(sql, params)),
-    exec: async (sql) => (open(), await session.exec(sql)),
+    query: (sql, params) => counted(() => session.query(sql, params)),
+    exec: (sql) => counted(() => session.exec(sql)),
     transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T> {
-      open();
-      return session.transaction(fn);
+      return counted(() => session.transaction(fn));
     },
     // One connection only: a session is the database itself.
     withSession<T>(fn: (s: Session) => Promise<T>): Promise<T> {
@@ -106,6 +116,7 @@ export async function openPglite(dataDir: string): Promise<Database> {
       open();
       await session.query("SELECT 1");
     },
+    poolStats: () => ({ total: 1, idle: active === 0 ? 1 : 0, waiting: Math.max(active - 1, 0) }),
     async close(): Promise<void> {
       if (closed) return;
       closed = true;

@@ -249,6 +249,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     async ping(): Promise<void> {
       await db.query("SELECT 1");
     },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close(): Promise<void> {
       if (closed) return;
       closed = true;

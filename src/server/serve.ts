@@ -169,7 +169,12 @@ export async function serve(env: Env): Promise<number> {
     return 1;
   }
   // Buffered: a write per request line is ~5% of the CPU under load; closeLogging flushes.
-  await setupLogging({ level: config.logLevel, console: "stdout", bufferConsole: true });
+  await setupLogging({
+    level: config.logLevel,
+    console: "stdout",
+    bufferConsole: true,
+    format: config.logFormat,
+  });
   log.info("JWT signing key: {source}", { source: SECRET_SOURCES[config.jwtSecretSource] });
   try {
     await serveOne(config, signals);
