@@ -10,6 +10,7 @@ export const CLI: string = new URL("../cli.ts", import.meta.url).pathname;
 export const SERVE_FLAGS: readonly string[] = ["-A", "--unstable-no-legacy-abort"];
 
 const decoder = new TextDecoder();
+const WAIT_MS = 120_000;
 
 /** PATH, HOME and Deno's own folders: what a child needs, nothing else from our environment. */
 export function baseEnv(): Record<string, string> {
@@ -27,7 +28,7 @@ export interface Server {
   child: Deno.ChildProcess;
   /** Everything it printed so far, stdout and stderr. */
   output(): string;
-  /** Resolves with the match once the server's output matches `pattern` (30 s at most). */
+  /** Resolves with the match once the server's output matches `pattern` (120 s at most). */
   waitFor(pattern: RegExp): Promise<RegExpExecArray>;
   /** Kills it (SIGKILL) if still running, and removes its DATA_DIR. */
   stop(): Promise<void>;
@@ -74,14 +75,15 @@ export async function startServer(options: StartOptions = {}): Promise<Server> {
     ended = true;
     wake();
   });
+  // Generous: opening the embedded database takes 45 s when the whole suite runs on 2 busy cores.
   const waitFor = async (pattern: RegExp): Promise<RegExpExecArray> => {
-    const timer = setTimeout(() => wake(), 30_000);
+    const timer = setTimeout(() => wake(), WAIT_MS);
     try {
       const started = Date.now();
       for (;;) {
         const m = pattern.exec(text);
         if (m) return m;
-        if (ended || Date.now() - started >= 30_000) {
+        if (ended || Date.now() - started >= WAIT_MS) {
           throw new Error(`no ${pattern} in the server's output:\n${text}`);
         }
         await new Promise<void>((resolve) => wake = resolve);
