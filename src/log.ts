@@ -39,8 +39,22 @@ const textFormatter = escapingFormatter(
  * properties at the top level (`method`, `path`, `status`, `ms`, `requestId`, ...), as log
  * shippers index them. Control characters are escaped visibly first, as in the text format.
  */
-const jsonFormatter = escapingFormatter(
-  getJsonLinesFormatter({ properties: "flatten", message: "rendered" }),
+const jsonLines = getJsonLinesFormatter({ properties: "flatten", message: "rendered" });
+
+/** A message with its values as they are, not quoted (LogTape's JSON renderer quotes strings). */
+function bareMessage(parts: readonly unknown[]): string {
+  let text = "";
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i];
+    if (i % 2 === 0 || typeof part === "string") text += String(part);
+    else if (typeof part === "object" && part !== null) text += JSON.stringify(part);
+    else text += String(part);
+  }
+  return text;
+}
+
+const jsonFormatter = escapingFormatter((record: LogRecord): string =>
+  jsonLines({ ...record, message: [bareMessage(record.message)] })
 );
 const encoder = new TextEncoder();
 

@@ -85,6 +85,14 @@ export class Metrics implements MetricsSource {
         this.set({ state: "waiting" }, s.waiting);
       },
     });
+    new Gauge({
+      name: "taskapi_workers",
+      help: "Isolates whose registries this answer sums (WORKERS; 1 for a single isolate)",
+      registers: [registry],
+      collect() {
+        this.set(1);
+      },
+    });
     const memory = (name: string, help: string, read: (m: Deno.MemoryUsage) => number) =>
       new Gauge({
         name,

@@ -3,7 +3,7 @@
  * still arriving, the body limit on a chunked upload, and start-up failures.
  */
 import assert from "node:assert/strict";
-import { uniqueName } from "./db_helpers.ts";
+import { TEST_DATABASE_URL, uniqueName } from "./db_helpers.ts";
 import { baseEnv, CLI, SERVE_FLAGS, startServer } from "./server_helpers.ts";
 
 const encoder = new TextEncoder();
@@ -252,4 +252,64 @@ Deno.test("live: a database that cannot be reached at start is one line and exit
   const stderr = decoder.decode(out.stderr).trim();
   assert.equal(out.code, 1, stderr);
   assert.match(stderr, /Database unavailable at 127\.0\.0\.1:1\/none/);
+});
+
+Deno.test("live: WORKERS=2 with the embedded database stops the start with one clear line", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "taskapi-workers-" });
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", ...SERVE_FLAGS, CLI, "serve"],
+      env: { ...baseEnv(), DATA_DIR: dataDir, WORKERS: "2" },
+      clearEnv: true,
+    }).output();
+    const stderr = decoder.decode(out.stderr).trim();
+    assert.equal(out.code, 1, stderr);
+    assert.match(stderr, /^taskapi: WORKERS=2 needs PostgreSQL \(DATABASE_URL\)/);
+    assert.equal(stderr.split("\n").length, 1, stderr);
+    // Stopped before touching anything.
+    assert.deepEqual([...Deno.readDirSync(dataDir)], []);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test({
+  name: "live: WORKERS=2: one port, /metrics sums both isolates, JSON logs, SIGTERM drains",
+  ignore: TEST_DATABASE_URL === undefined,
+  async fn() {
+    const server = await startServer({ env: { WORKERS: "2", LOG_FORMAT: "json" } });
+    try {
+      const base = `http://127.0.0.1:${server.port}`;
+      // New connections each time (Connection: close), which the kernel spreads over the sockets.
+      for (let i = 0; i < 20; i++) {
+        const res = await fetch(`${base}/health`, { headers: { Connection: "close" } });
+        assert.equal(res.status, 200);
+        await res.body?.cancel();
+      }
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      assert.match(metrics, /^taskapi_workers 2$/m);
+      const health = /^http_requests_total\{[^}]*route="\/health"[^}]*\} (\d+)$/m.exec(metrics);
+      assert.equal(health?.[1], "20", metrics);
+
+      const req = await ChunkedRequest.open(server.port, "POST", "/register");
+      await req.send(`{"username":"${uniqueName("workers")}",`);
+      await untilInFlight(server.port, 1);
+      const signalled = Date.now();
+      server.child.kill("SIGTERM");
+      await server.waitFor(/SIGTERM: finishing 1 request/);
+      await req.send(`"password":"securepassword"}`);
+      await req.end();
+      assert.equal((await req.response()).status, 201, server.output());
+      assert.equal((await server.child.status).code, 0, server.output());
+      assert.ok(Date.now() - signalled < 10_000);
+
+      // Every line on stdout is one JSON object, from the main isolate and both workers alike.
+      const lines = server.output().trimEnd().split("\n");
+      const records = lines.map((line) => JSON.parse(line));
+      assert.equal(records.filter((r) => /SIGTERM: finishing/.test(r.message)).length, 2);
+      assert.ok(records.some((r) => r.path === "/register" && r.status === 201));
+    } finally {
+      await server.stop();
+    }
+  },
 });

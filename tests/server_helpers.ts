@@ -7,7 +7,11 @@ import { TEST_DATABASE_URL } from "./db_helpers.ts";
 /** The one entry point. */
 export const CLI: string = new URL("../cli.ts", import.meta.url).pathname;
 /** `deno run` flags as `deno task serve` gives them (all permissions here). */
-export const SERVE_FLAGS: readonly string[] = ["-A", "--unstable-no-legacy-abort"];
+export const SERVE_FLAGS: readonly string[] = [
+  "-A",
+  "--unstable-no-legacy-abort",
+  "--unstable-net",
+];
 
 const decoder = new TextDecoder();
 const WAIT_MS = 120_000;
