@@ -26,7 +26,9 @@ import { taskRoutes } from "./routes/tasks.ts";
 
 /** What {@linkcode createApp} needs. */
 export interface AppDeps {
+  /** The database every route uses (migrated). */
   db: Database;
+  /** The validated settings, from `loadServerConfig` or built by hand. */
   config: ServerConfig;
   /** Defaults to one built from `config`; tests pass their own to forge tokens. */
   tokens?: TokenService;

@@ -1,20 +1,33 @@
+/**
+ * The configuration, from environment variables, checked once at start: a bad value is a
+ * `ConfigError` whose message names the variable and quotes the value (never a secret).
+ *
+ * @module
+ */
 import { type Cidr, parseCidrs } from "./client_address.ts";
 import { ConfigError } from "./errors.ts";
 
 /** Everything the HTTP server reads from its environment, validated. */
 export interface ServerConfig extends SecuritySettings {
+  /** `HOST`: the address to listen on. @default {"127.0.0.1"} */
   host: string;
+  /** `PORT`: 0 picks a free one. @default {5000} */
   port: number;
   /** A real PostgreSQL server, or undefined for the embedded database under `dataDir`. */
   databaseUrl?: string;
+  /** `DATA_DIR`: the embedded database's folder, and its generated secret. @default {"./data"} */
   dataDir: string;
   /** What sits between us and PostgreSQL (`DATABASE_POOLER`); see {@linkcode Pooler}. */
   pooler: Pooler;
+  /** `JWT_SECRET`, or the one kept in `DATA_DIR` (embedded database only); 32 bytes or more. */
   jwtSecret: string;
   /** Where the secret came from, for the start-up log line (never the secret itself). */
   jwtSecretSource: "env" | "generated" | "data_dir";
+  /** `ACCESS_TOKEN_TTL_SECONDS`. @default {3600} */
   accessTokenTtlSeconds: number;
+  /** `REFRESH_TOKEN_TTL_SECONDS`. @default {2592000} */
   refreshTokenTtlSeconds: number;
+  /** `LOG_LEVEL`. @default {"info"} */
   logLevel: LogLevel;
   /** `LOG_FORMAT`: human lines, or one JSON object per line for log shippers. */
   logFormat: LogFormat;
@@ -22,9 +35,13 @@ export interface ServerConfig extends SecuritySettings {
   metrics: boolean;
   /** `WORKERS`: isolates serving the one port (PostgreSQL only when over 1). */
   workers: number;
+  /** `MAX_BODY_BYTES`: larger bodies answer 413. @default {1048576} */
   maxBodyBytes: number;
+  /** `LOGIN_MAX_FAILURES` per username and client within the window; 0 = off. @default {10} */
   loginMaxFailures: number;
+  /** `LOGIN_WINDOW_SECONDS`. @default {900} */
   loginWindowSeconds: number;
+  /** `AUTH_REQUESTS_PER_MINUTE` per client address; 0 = off. @default {60} */
   authRequestsPerMinute: number;
 }
 
@@ -70,11 +87,15 @@ function workersFrom(env: Env, db: DatabaseSettings): number {
 export interface DatabaseSettings {
   /** A real PostgreSQL server, or undefined for the embedded database under `dataDir`. */
   databaseUrl?: string;
+  /** The embedded database's folder. @default {"./data"} */
   dataDir: string;
+  /** `DATABASE_POOLER`. @default {"none"} */
   pooler: Pooler;
 }
 
+/** The least severe log level written. */
 export type LogLevel = "debug" | "info" | "warning" | "error";
+/** How log lines are written: for people, or one JSON object per line. */
 export type LogFormat = "text" | "json";
 const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
 const SWITCH: Record<string, boolean> = {
@@ -87,6 +108,7 @@ const SWITCH: Record<string, boolean> = {
 };
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warning", "error"];
 
+/** Environment variables, as `Deno.env.toObject()` gives them. */
 export type Env = Record<string, string | undefined>;
 
 /** Minimum secret length the contract asks for. */

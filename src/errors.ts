@@ -32,6 +32,7 @@ export interface AppErrorOptions {
   exitCode?: ExitCode;
   /** Extra headers for the answer, e.g. `Retry-After`. */
   headers?: Record<string, string>;
+  /** The error this one wraps, kept for the log's stack trace. */
   cause?: unknown;
 }
 
@@ -44,6 +45,7 @@ export class AppError extends Error {
   /** Extra headers for the answer, e.g. `Retry-After`. */
   readonly headers: Record<string, string>;
 
+  /** `message` is what the client or the user reads: it says what is wrong and quotes the value. */
   constructor(message: string, options: AppErrorOptions = {}) {
     super(message, { cause: options.cause });
     this.name = new.target.name;
@@ -86,6 +88,7 @@ export class AppError extends Error {
 
 /** Invalid configuration (environment or flags); the message quotes the bad value. Exit 2. */
 export class ConfigError extends AppError {
+  /** `message` names the setting and quotes its value (never a secret's). */
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, { exitCode: EXIT_USAGE, cause: options?.cause });
   }

@@ -34,10 +34,13 @@ export const METRICS_CONTENT_TYPE: string = Registry.PROMETHEUS_CONTENT_TYPE;
 /** One registry's metrics as JSON, as isolates exchange them. */
 export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 
+/** Hono middleware (any app's environment). */
+export type MetricsMiddleware = MiddlewareHandler;
+
 /** What the app needs for `/metrics`: the counting middleware and the text to answer. */
 export interface MetricsSource {
   /** Counts every request and times it; put it before every other middleware. */
-  readonly middleware: MiddlewareHandler;
+  readonly middleware: MetricsMiddleware;
   /** The metrics in Prometheus' text format. */
   text(): Promise<string>;
 }
@@ -50,13 +53,14 @@ export interface MetricsOptions {
 
 /** The server's metrics: one registry, the middleware that counts requests, and the gauges. */
 export class Metrics implements MetricsSource {
-  readonly registry: Registry = new Registry();
+  readonly #registry: Registry = new Registry();
   /** Counts every request and times it; put it before every other middleware. */
-  readonly middleware: MiddlewareHandler;
+  readonly middleware: MetricsMiddleware;
   readonly #inFlight: Gauge;
 
+  /** Registers this server's metrics in a registry of its own (not prom-client's global one). */
   constructor(options: MetricsOptions) {
-    const { registry } = this;
+    const registry = this.#registry;
     const { registerMetrics } = prometheus({ registry });
     this.#inFlight = new Gauge({
       name: "http_requests_in_flight",
@@ -116,12 +120,12 @@ export class Metrics implements MetricsSource {
 
   /** This registry's metrics in Prometheus' text format. */
   text(): Promise<string> {
-    return this.registry.metrics();
+    return this.#registry.metrics();
   }
 
   /** This registry's metrics as JSON, to be summed with other isolates'. */
   snapshot(): Promise<MetricsSnapshot> {
-    return this.registry.getMetricsAsJSON() as Promise<MetricsSnapshot>;
+    return this.#registry.getMetricsAsJSON() as Promise<MetricsSnapshot>;
   }
 }
 

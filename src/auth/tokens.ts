@@ -15,9 +15,11 @@ export type TokenType = "access" | "refresh";
 
 /** What a verified token says. */
 export interface VerifiedToken {
+  /** The `sub` claim: whose token it is. */
   userId: number;
   /** The login (`sid`) this token belongs to. */
   loginId: string;
+  /** The token's own id (`jti`). */
   jti: string;
   /** Expiry, seconds since the epoch. */
   exp: number;
@@ -25,6 +27,7 @@ export interface VerifiedToken {
 
 /** A freshly signed token with the claims the caller may need to store. */
 export interface SignedToken extends VerifiedToken {
+  /** The compact JWT to hand to the client. */
   token: string;
 }
 
@@ -32,7 +35,9 @@ export interface SignedToken extends VerifiedToken {
 export interface TokenServiceOptions {
   /** The HMAC secret, at least 32 bytes (the config checks it). */
   secret: string;
+  /** How long an access token lives. */
   accessTtlSeconds: number;
+  /** How long a refresh token lives. */
   refreshTtlSeconds: number;
   /** What "now" is, for `iat`, `exp` and the expiry check. @default {systemClock} */
   clock?: Clock;
@@ -40,6 +45,7 @@ export interface TokenServiceOptions {
 
 /** Signs and verifies the two token types with one key. */
 export interface TokenService {
+  /** A new token of `type` for `userId` in login `loginId`, with a fresh `jti`. */
   sign(userId: number, loginId: string, type: TokenType): Promise<SignedToken>;
   /** Throws a 401 {@linkcode AppError} unless `token` is a valid, unexpired token of `type`. */
   verify(token: string, type: TokenType): Promise<VerifiedToken>;

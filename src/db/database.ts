@@ -59,6 +59,7 @@ export interface Session extends Queryable {
   transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T>;
 }
 
+/** Which backend a {@linkcode Database} is: a PostgreSQL server, or the embedded PGlite. */
 export type BackendKind = "postgres" | "pglite";
 
 /** The connections a database handle holds right now. */
@@ -71,7 +72,9 @@ export interface PoolStats {
   waiting: number;
 }
 
+/** A database handle: a pool on a PostgreSQL server, or the embedded PGlite. */
 export interface Database extends Queryable {
+  /** Which backend this is. */
   readonly kind: BackendKind;
   /** Where the data lives, safe to print: host:port/db or the data folder, never a password. */
   readonly label: string;
@@ -87,6 +90,7 @@ export interface Database extends Queryable {
   ping(): Promise<void>;
   /** The connections held right now, for `/metrics`. */
   poolStats(): PoolStats;
+  /** Closes every connection; later calls fail with `DatabaseUnavailableError`. */
   close(): Promise<void>;
 }
 

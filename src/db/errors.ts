@@ -19,6 +19,7 @@ import { AppError, EXIT_FAILED } from "../errors.ts";
 
 /** The database cannot be reached (down, refused, timed out, closed): 503, or exit 1. */
 export class DatabaseUnavailableError extends AppError {
+  /** `message` says where and why; `cause` is the driver's own error. */
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, {
       status: 503,

@@ -23,6 +23,11 @@ export class StartError extends Error {
   override name = "StartError";
 }
 
+// Windows has no SIGTERM (adding a listener for it throws): Ctrl+C and Ctrl+Break there.
+const STOP_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
+  ? ["SIGINT", "SIGBREAK"]
+  : ["SIGTERM", "SIGINT"];
+
 /**
  * The first SIGTERM or SIGINT. Listening from the first moment: a signal during start-up (before
  * there is anything to drain) still ends the process with 0, rather than the default kill.
@@ -33,7 +38,7 @@ export class Signals {
   readonly #early = () => Deno.exit(0);
 
   constructor() {
-    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    for (const signal of STOP_SIGNALS) {
       Deno.addSignalListener(signal, () => this.#on(signal));
     }
   }
