@@ -75,6 +75,7 @@ export {
   type ServerConfig,
 } from "./src/config.ts";
 export type { Clock } from "./src/clock.ts";
+export type { Cidr, IpBytes } from "./src/client_address.ts";
 export { serve } from "./src/server/serve.ts";
 export {
   Metrics,
@@ -97,13 +98,12 @@ export { DatabaseUnavailableError } from "./src/db/errors.ts";
 export { migrate } from "./src/db/migrate.ts";
 export { type Migration, MIGRATIONS } from "./src/db/migrations.ts";
 export {
-  inferFile,
-  type InferFileOptions,
   ingest,
   type IngestOptions,
   type IngestResult,
   type MaxRejects,
 } from "./src/etl/ingest.ts";
+export { inferFile, type InferFileOptions, type InferSourceOptions } from "./src/etl/infer.ts";
 export {
   COLUMN_TYPES,
   type ColumnSpec,
@@ -112,4 +112,4 @@ export {
   readSchemaFile,
   type Schema,
 } from "./src/etl/schema.ts";
-export { formatSummary, type IngestSummary, type Progress } from "./src/etl/report.ts";
+export { formatSummary, type IngestSummary, type Progress } from "./src/etl/summary.ts";

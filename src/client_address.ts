@@ -20,7 +20,9 @@ export type IpBytes = Uint8Array;
 
 /** A CIDR block. */
 export interface Cidr {
+  /** The network address. */
   bytes: IpBytes;
+  /** How many leading bits must match. */
   prefix: number;
 }
 

@@ -30,7 +30,9 @@ export type { MaxRejects } from "./batch_commit.ts";
 
 /** What {@linkcode ingest} returns: the exit code the CLI uses, and the summary. */
 export interface IngestResult {
+  /** 0 done (rejects allowed), 1 the load failed, 2 bad usage or unreadable input. */
   exitCode: ExitCode;
+  /** What was read, loaded and rejected, as the CLI prints it. */
   summary: IngestSummary;
   /** What stopped the load, when something did. */
   error?: Error;

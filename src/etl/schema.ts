@@ -26,6 +26,7 @@ export const COLUMN_TYPES = [
   "timestamp",
   "timestamptz",
 ] as const;
+/** A column's type, one of {@linkcode COLUMN_TYPES}. */
 export type ColumnType = typeof COLUMN_TYPES[number];
 
 /** The null tokens used when a schema gives none. */
@@ -51,18 +52,25 @@ export interface ColumnSpec {
   source?: string;
   /** 1-based field position; wins over `source`. */
   position?: number;
+  /** How the value is checked and converted. */
   type: ColumnType;
   /** A date/time pattern for date, timestamp and timestamptz columns (`DD/MM/YYYY`). */
   format?: string;
+  /** A row whose value is missing or invalid is rejected. @default {false} */
   required?: boolean;
+  /** What a missing value becomes. @default {null} */
   default?: string | number | boolean | null;
+  /** This column's null tokens, replacing the schema's. */
   null_tokens?: string[];
 }
 
 /** A whole schema file. */
 export interface Schema {
+  /** The target table; `--table` wins over it. @default {"processed_data"} */
   table?: string;
+  /** Values that mean "missing", compared after trimming. @default {DEFAULT_NULL_TOKENS} */
   null_tokens?: string[];
+  /** The columns, in table order. */
   columns: ColumnSpec[];
 }
 
