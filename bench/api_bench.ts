@@ -17,6 +17,7 @@ import {
   type Statement,
 } from "./load_gen.ts";
 import { databaseUrl, pgEnv, POSTGRES_AUX, psql } from "./pg.ts";
+import { findPgBouncer, type PgBouncer, startPgBouncer } from "../tests/pgbouncer.ts";
 import { type CpuRole, type CpuSplit, meanSplit, registerUndo, sleep } from "./proc.ts";
 import { measureRounds } from "./rounds.ts";
 import { median, type Ratio, ratio, type RatioFigure } from "./stats.ts";
@@ -39,6 +40,11 @@ export interface ServerSpec {
   env?: (c: ApiContext) => Record<string, string>;
   /** Where it runs (another worktree, to compare with an earlier commit); default here. */
   cwd?: string;
+  /**
+   * Reached through PgBouncer in transaction mode (one started for the run, with as many server
+   * connections as the API's pool), with `DATABASE_POOLER=transaction`.
+   */
+  pooler?: boolean;
 }
 
 /** An HTTP load on one of the servers; `user` sends that user's bearer token. */
@@ -110,6 +116,8 @@ export interface ApiFigures {
 export const PASSWORD = "bench-password-123";
 /** A seeded user's login name. */
 export const usernameOf = (user: string) => `bench${user}`;
+/** The API's pool size (src/db/postgres.ts), and so the pooler's server connections. */
+const API_POOL = 10;
 
 /** A server process started for the bench. */
 interface Server {
@@ -175,6 +183,7 @@ export class ApiStage implements AsyncDisposable {
   /** What the checks of the seeded users' first pages found wrong. */
   readonly notes: string[] = [];
   #db?: Database;
+  #bouncer?: PgBouncer;
   #seededMaxId = 0;
 
   private constructor(readonly db: string, readonly outDir: string) {}
@@ -197,7 +206,10 @@ export class ApiStage implements AsyncDisposable {
         if (!spec) throw new Error(`no server "${name}" in the plan's servers`);
         stage.servers.set(
           name,
-          await startServer(name, spec, { ...env, ...spec.env?.(stage.ctx) }, outDir),
+          await startServer(name, spec, {
+            ...await stage.#via(spec, env),
+            ...spec.env?.(stage.ctx),
+          }, outDir),
         );
         if (name === "api") await stage.#seed(plan.users);
       }
@@ -206,6 +218,17 @@ export class ApiStage implements AsyncDisposable {
       await stage[Symbol.asyncDispose]();
       throw err;
     }
+  }
+
+  /** `env` as a server reaches the database: directly, or through the run's PgBouncer. */
+  async #via(spec: ServerSpec, env: Record<string, string>): Promise<Record<string, string>> {
+    if (!spec.pooler) return env;
+    this.#bouncer ??= await startPgBouncer({ target: env.DATABASE_URL, poolSize: API_POOL });
+    return {
+      ...env,
+      DATABASE_URL: this.#bouncer.through(env.DATABASE_URL),
+      DATABASE_POOLER: "transaction",
+    };
   }
 
   /** Registers and logs in each user through the API, gives it its tasks, checks its first page. */
@@ -282,6 +305,7 @@ export class ApiStage implements AsyncDisposable {
   roles(): CpuRole[] {
     return [
       ...[...this.servers].map(([name, s]) => ({ name, rootPids: [s.pid] })),
+      ...(this.#bouncer ? [{ name: "pgbouncer", rootPids: [this.#bouncer.pid] }] : []),
       // This database's backends and the shared background processes; other databases' backends
       // (someone else's tests on a shared machine) count as "postgres (other dbs)".
       { name: "postgres", comm: "postgres", cmdline: [` ${this.db} `, ...POSTGRES_AUX] },
@@ -300,6 +324,7 @@ export class ApiStage implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.#db?.close();
     for (const s of this.servers.values()) await s.stop();
+    await this.#bouncer?.stop();
   }
 }
 
@@ -315,10 +340,20 @@ export class ApiStage implements AsyncDisposable {
 export async function apiBench(o: ApiBenchOptions, plan: ApiPlan): Promise<ApiFigures> {
   const unknown = o.only?.filter((id) => !plan.scenarios.some((s) => s.id === id)) ?? [];
   if (unknown.length) throw new Error(`no API scenario "${unknown.join('", "')}" (see --help)`);
-  const chosen = plan.scenarios.filter((s) => !o.only || o.only.includes(s.id));
+  const skipped: string[] = [];
+  const noBouncer = await findPgBouncer() ? undefined : "no pgbouncer (apt-get install pgbouncer)";
+  const chosen = plan.scenarios.filter((s) => {
+    if (o.only && !o.only.includes(s.id)) return false;
+    if (noBouncer && "http" in s && plan.servers[s.http.server]?.pooler) {
+      skipped.push(`${s.id} skipped: ${noBouncer}`);
+      return false;
+    }
+    return true;
+  });
   const names = [...new Set(["api", ...chosen.flatMap((s) => "http" in s ? [s.http.server] : [])])];
   o.log(`  starting ${names.join(", ")}; seeding ${Object.keys(plan.users).join(", ")}`);
   await using stage = await ApiStage.open(o.db, o.outDir, plan, names);
+  stage.notes.push(...skipped);
   const scripts = new Map<string, string>();
   for (const s of chosen) if ("pgbench" in s) scripts.set(s.id, await s.pgbench.script(stage.ctx));
   await stage.restore();

@@ -59,6 +59,13 @@ const pgbench = (what: string, label: string, script: (c: ApiContext) => Promise
 export const API_PLAN: ApiPlan = {
   servers: {
     api: { args: ["cli.ts", "serve"], env: () => API_ENV },
+    api_workers2: { args: ["cli.ts", "serve"], env: () => ({ ...API_ENV, WORKERS: "2" }) },
+    // DATABASE_POOLER=transaction straight to PostgreSQL: unnamed statements, and nothing else.
+    api_unnamed: {
+      args: ["cli.ts", "serve"],
+      env: () => ({ ...API_ENV, DATABASE_POOLER: "transaction" }),
+    },
+    api_pgbouncer: { args: ["cli.ts", "serve"], env: () => API_ENV, pooler: true },
     bare: { args: ["bench/bare_server.ts"] },
     bare_pg: {
       args: ["bench/bare_server.ts"],
@@ -72,6 +79,29 @@ export const API_PLAN: ApiPlan = {
       path: "/tasks?page=1&per_page=10",
       user: "get",
     }),
+    wrk("api_get_workers2", "API `GET /tasks`, `WORKERS=2` (two isolates on one port)", {
+      server: "api_workers2",
+      path: "/tasks?page=1&per_page=10",
+      user: "get",
+    }),
+    wrk(
+      "api_get_unnamed",
+      "API `GET /tasks`, unnamed statements (`DATABASE_POOLER=transaction`, direct)",
+      {
+        server: "api_unnamed",
+        path: "/tasks?page=1&per_page=10",
+        user: "get",
+      },
+    ),
+    wrk(
+      "api_get_pgbouncer",
+      "API `GET /tasks` through PgBouncer (transaction mode, unnamed statements)",
+      {
+        server: "api_pgbouncer",
+        path: "/tasks?page=1&per_page=10",
+        user: "get",
+      },
+    ),
     ...pgbench(
       "get",
       "pgbench, same SQL",
@@ -112,6 +142,18 @@ export const API_PLAN: ApiPlan = {
     }, true),
   ],
   ratios: [
+    { label: "API GET, WORKERS=2 ÷ WORKERS=1", of: "api_get_workers2", to: "api_get" },
+    { label: "API GET, unnamed ÷ named statements (direct)", of: "api_get_unnamed", to: "api_get" },
+    {
+      label: "API GET through PgBouncer ÷ direct, both unnamed (the pooler's hop)",
+      of: "api_get_pgbouncer",
+      to: "api_get_unnamed",
+    },
+    {
+      label: "API GET through PgBouncer ÷ direct with named statements (the whole cost)",
+      of: "api_get_pgbouncer",
+      to: "api_get",
+    },
     ...["prepared", "extended", "simple"].map((p) => ({
       label: `API GET ÷ pgbench ${p}${p === "prepared" ? " (the API's protocol)" : ""}`,
       of: "api_get",

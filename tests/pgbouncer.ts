@@ -1,5 +1,6 @@
 /**
- * Debian's PgBouncer in transaction mode in front of the test PostgreSQL, started for a test:
+ * Debian's PgBouncer in transaction mode in front of the test PostgreSQL (or any server), started
+ * for a test or a bench run:
  * `pgbouncer -u postgres FILE.ini` when we are root (it refuses to run as root), plain
  * `pgbouncer FILE.ini` otherwise. `.ci/run` installs it with apt-get when missing.
  */
@@ -10,6 +11,8 @@ const CANDIDATES = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer", "/usr/local/bin
 /** A running PgBouncer. */
 export interface PgBouncer {
   port: number;
+  /** Its process id (the bench counts its CPU). */
+  pid: number;
   /** `url` with its host and port replaced by the pooler's (the database name is kept). */
   through(url: string): string;
   /** Its log so far. */
@@ -19,11 +22,14 @@ export interface PgBouncer {
 
 /** Options for {@linkcode startPgBouncer}. */
 export interface PgBouncerOptions {
+  /** The server it pools (its database name is ignored). @default {TEST_DATABASE_URL} */
+  target?: string;
   /** Server connections per database and user: fewer than clients, so they are shared. */
   poolSize?: number;
 }
 
-async function findBinary(): Promise<string | undefined> {
+/** The pgbouncer binary's path, or undefined when there is none. */
+export async function findPgBouncer(): Promise<string | undefined> {
   const fromEnv = Deno.env.get("PGBOUNCER");
   for (const path of fromEnv ? [fromEnv] : CANDIDATES) {
     if (await Deno.stat(path).then((s) => s.isFile, () => false)) return path;
@@ -34,7 +40,7 @@ async function findBinary(): Promise<string | undefined> {
 /** Why the pooler tests cannot run here, or undefined when they can. */
 export async function pgbouncerUnavailable(): Promise<string | undefined> {
   if (!TEST_DATABASE_URL) return "they need a real PostgreSQL (DATABASE_URL)";
-  if (!await findBinary()) {
+  if (!await findPgBouncer()) {
     return `no pgbouncer binary (looked in ${CANDIDATES.join(", ")} and $PGBOUNCER; ` +
       "`.ci/run` installs Debian's with apt-get)";
   }
@@ -52,9 +58,10 @@ const decoder = new TextDecoder();
 
 /** Starts PgBouncer (transaction mode) in front of `TEST_DATABASE_URL`'s server. */
 export async function startPgBouncer(options: PgBouncerOptions = {}): Promise<PgBouncer> {
-  const binary = await findBinary();
-  if (!binary || !TEST_DATABASE_URL) throw new Error(await pgbouncerUnavailable());
-  const target = new URL(TEST_DATABASE_URL);
+  const binary = await findPgBouncer();
+  const targetUrl = options.target ?? TEST_DATABASE_URL;
+  if (!binary || !targetUrl) throw new Error(await pgbouncerUnavailable());
+  const target = new URL(targetUrl);
   const dir = await Deno.makeTempDir({ prefix: "taskapi-pgbouncer-" });
   // Readable by the postgres user it switches to.
   await Deno.chmod(dir, 0o755);
@@ -124,6 +131,7 @@ server_reset_query =
   }
   return {
     port,
+    pid: child.pid,
     through(url: string) {
       const u = new URL(url);
       u.hostname = "127.0.0.1";
