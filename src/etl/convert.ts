@@ -19,6 +19,7 @@
  */
 import type { ColumnType } from "./schema.ts";
 import { CopyBuffer, copyEscape } from "./copy_text.ts";
+import { trimmed } from "./trim.ts";
 import { compileFormat } from "./date_format.ts";
 import { daysIn, matchFormat } from "./date_match.ts";
 
@@ -37,6 +38,13 @@ export type Converter = (b: Uint8Array, s: number, e: number, out: CopyBuffer) =
 export interface ConvertOptions {
   /** A date/time pattern (see `date_format.ts`) for date, timestamp and timestamptz columns. */
   format?: string;
+  /**
+   * Numbers as inference reads them: no leading zeros (`007` is not an integer). For columns
+   * whose type was inferred, so that a later value fits exactly when it would have kept the
+   * inferred type had it been in the sample.
+   * @default {false}
+   */
+  plain?: boolean;
 }
 
 const NOT_INTEGER: Invalid = { kind: "not an integer" };
@@ -48,82 +56,19 @@ const NOT_BOOLEAN: Invalid = { kind: "not a boolean" };
 const NOT_DATE: Invalid = { kind: "not a date (YYYY-MM-DD)" };
 const BAD_DATE: Invalid = { kind: "not a real calendar date" };
 const NOT_TIMESTAMP: Invalid = { kind: "not an ISO 8601 timestamp" };
-
-// --- whitespace: exactly what String.prototype.trim removes, on UTF-8 bytes ----------------
-
-/** First bytes of the whitespace characters trim() removes (ASCII ones, and UTF-8 leads). */
-const WS_FIRST = new Uint8Array(256);
-/** Last bytes of the same characters. */
-const WS_LAST = new Uint8Array(256);
-for (const c of [9, 10, 11, 12, 13, 32]) WS_FIRST[c] = WS_LAST[c] = 1;
-for (const c of [0xc2, 0xe1, 0xe2, 0xe3, 0xef]) WS_FIRST[c] = 1;
-for (const c of [0xa0, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a]) {
-  WS_LAST[c] = 1;
-}
-for (const c of [0xa8, 0xa9, 0xaf, 0x9f, 0xbf]) WS_LAST[c] = 1;
-
-/** Byte length of the whitespace character at `b[i]` (before `e`), 0 when it is not one. */
-function spaceAt(b: Uint8Array, i: number, e: number): number {
-  const c = b[i];
-  if (c < 0x80) return c === 32 || (c >= 9 && c <= 13) ? 1 : 0;
-  if (c === 0xc2) return i + 1 < e && b[i + 1] === 0xa0 ? 2 : 0; // U+00A0
-  if (i + 2 >= e) return 0;
-  const c1 = b[i + 1], c2 = b[i + 2];
-  if (c === 0xe2) {
-    if (c1 === 0x80) {
-      // U+2000-200A, U+2028, U+2029, U+202F
-      return c2 <= 0x8a && c2 >= 0x80 || c2 === 0xa8 || c2 === 0xa9 || c2 === 0xaf ? 3 : 0;
-    }
-    return c1 === 0x81 && c2 === 0x9f ? 3 : 0; // U+205F
-  }
-  if (c === 0xe1) return c1 === 0x9a && c2 === 0x80 ? 3 : 0; // U+1680
-  if (c === 0xe3) return c1 === 0x80 && c2 === 0x80 ? 3 : 0; // U+3000
-  if (c === 0xef) return c1 === 0xbb && c2 === 0xbf ? 3 : 0; // U+FEFF
-  return 0;
-}
-
-/** Byte length of the whitespace character that ends at `e` (after `s`), 0 when none. */
-function spaceBefore(b: Uint8Array, s: number, e: number): number {
-  const c = b[e - 1];
-  if (c < 0x80) return c === 32 || (c >= 9 && c <= 13) ? 1 : 0;
-  if (e - 2 >= s && b[e - 2] === 0xc2) return c === 0xa0 ? 2 : 0;
-  return e - 3 >= s && spaceAt(b, e - 3, e) === 3 ? 3 : 0;
-}
-
-/** Whether `b[s..e)` may start or end with whitespace (two table reads; exact test follows). */
-export function mayNeedTrim(b: Uint8Array, s: number, e: number): boolean {
-  return s < e && (WS_FIRST[b[s]] === 1 || WS_LAST[b[e - 1]] === 1);
-}
-
-/** Start of `b[s..e)` without leading whitespace. */
-export function trimStart(b: Uint8Array, s: number, e: number): number {
-  let n: number;
-  while (s < e && (n = spaceAt(b, s, e)) > 0) s += n;
-  return s;
-}
-
-/** End of `b[s..e)` without trailing whitespace. */
-export function trimEnd(b: Uint8Array, s: number, e: number): number {
-  let n: number;
-  while (e > s && (n = spaceBefore(b, s, e)) > 0) e -= n;
-  return e;
-}
-
-/** True when `v` has whitespace at either end (cheap: two char reads). */
-export function needsTrim(v: string): boolean {
-  const n = v.length;
-  return n > 0 && (v.charCodeAt(0) <= 32 || v.charCodeAt(n - 1) <= 32 ||
-    v.charCodeAt(0) >= 0xa0 || v.charCodeAt(n - 1) >= 0xa0);
-}
-
-/** `v` without surrounding whitespace, allocating only when there is some. */
-export function trimmed(v: string): string {
-  return needsTrim(v) ? v.trim() : v;
-}
+const LEADING_ZERO: Invalid = { kind: "a number with leading zeros" };
+const HAS_OFFSET: Invalid = { kind: "a timestamp with an offset" };
 
 // --- numbers ---------------------------------------------------------------------------------
 
-function integerConverter(max: string, min: string, range: Invalid): Converter {
+/** Whether the digits after an optional sign start with a 0 followed by another digit. */
+function leadingZero(b: Uint8Array, s: number, e: number): boolean {
+  const c = b[s];
+  const i = c === 43 || c === 45 ? s + 1 : s;
+  return i + 1 < e && b[i] === 48 && b[i + 1] >= 48 && b[i + 1] <= 57;
+}
+
+function integerConverter(max: string, min: string, range: Invalid, plain: boolean): Converter {
   const maxLen = max.length;
   const maxBytes = new TextEncoder().encode(max), minBytes = new TextEncoder().encode(min);
   return (b, s, e, out) => {
@@ -135,6 +80,7 @@ function integerConverter(max: string, min: string, range: Invalid): Converter {
       while (i < e - 1 && b[i] === 48) i++;
       if (exceeds(b, i, e, c0 === 45 ? minBytes : maxBytes)) return range;
     }
+    if (plain && leadingZero(b, s, e)) return LEADING_ZERO;
     out.putBytes(b, s, e);
     return null;
   };
@@ -177,17 +123,21 @@ function decimalShape(b: Uint8Array, s: number, e: number): number {
   return i === e && i > x0 ? mark : -1;
 }
 
-const numericConverter: Converter = (b, s, e, out) => {
-  if (decimalShape(b, s, e) < 0) return NOT_NUMBER;
-  out.putBytes(b, s, e);
-  return null;
-};
+function numericConverter(plain: boolean): Converter {
+  return (b, s, e, out) => {
+    if (decimalShape(b, s, e) < 0) return NOT_NUMBER;
+    if (plain && leadingZero(b, s, e)) return LEADING_ZERO;
+    out.putBytes(b, s, e);
+    return null;
+  };
+}
 
 const latin = new TextDecoder("latin1");
 
-const doubleConverter: Converter = (b, s, e, out) => {
+const doubleConverter = (plain: boolean): Converter => (b, s, e, out) => {
   const mark = decimalShape(b, s, e);
   if (mark < 0) return NOT_NUMBER;
+  if (plain && leadingZero(b, s, e)) return LEADING_ZERO;
   // Only a long mantissa or a big exponent can leave double's range (±1.8e308); converting
   // just those keeps Number() off the common path.
   let exponent = 0;
@@ -318,6 +268,16 @@ const timestampConverter: Converter = (b, s, e, out) => {
   return null;
 };
 
+// Inference makes a column with offsets timestamptz: in a `plain` timestamp column (inferred
+// from values without one) a value with an offset does not fit.
+const plainTimestampConverter: Converter = (b, s, e, out) => {
+  const shape = timestampShape(b, s, e);
+  if (shape < 0) return checkDate(b, s, e) === -1 ? BAD_DATE : NOT_TIMESTAMP;
+  if (shape === 1) return HAS_OFFSET;
+  out.putBytes(b, s, e);
+  return null;
+};
+
 /** A converter for a date/time column with a `format`. */
 function formattedConverter(type: "date" | "timestamp" | "timestamptz", format: string): Converter {
   const f = compileFormat(format, type);
@@ -335,17 +295,22 @@ const textConverter: Converter = (b, s, e, out) => {
   return null;
 };
 
-const CONVERTERS: Record<ColumnType, Converter> = {
-  text: textConverter,
-  integer: integerConverter("2147483647", "2147483648", INT4_RANGE),
-  bigint: integerConverter("9223372036854775807", "9223372036854775808", INT8_RANGE),
-  numeric: numericConverter,
-  double: doubleConverter,
-  boolean: booleanConverter,
-  date: dateConverter,
-  timestamp: timestampConverter,
-  timestamptz: timestampConverter,
-};
+/** The converters of each type: as a schema gives them, and `plain` (see ConvertOptions). */
+function converters(plain: boolean): Record<ColumnType, Converter> {
+  return {
+    text: textConverter,
+    integer: integerConverter("2147483647", "2147483648", INT4_RANGE, plain),
+    bigint: integerConverter("9223372036854775807", "9223372036854775808", INT8_RANGE, plain),
+    numeric: numericConverter(plain),
+    double: doubleConverter(plain),
+    boolean: booleanConverter,
+    date: dateConverter,
+    timestamp: plain ? plainTimestampConverter : timestampConverter,
+    timestamptz: timestampConverter,
+  };
+}
+const CONVERTERS = converters(false);
+const PLAIN = converters(true);
 
 /**
  * The converter for a column type, with its `format` for date/time columns. Throws a
@@ -355,7 +320,7 @@ export function converterFor(type: ColumnType, options: ConvertOptions = {}): Co
   if (type === "date" || type === "timestamp" || type === "timestamptz") {
     if (options.format !== undefined) return formattedConverter(type, options.format);
   }
-  return CONVERTERS[type];
+  return (options.plain ? PLAIN : CONVERTERS)[type];
 }
 
 const encoder = new TextEncoder();

@@ -5,6 +5,9 @@
  * ranges) and writes bytes into the batch's {@linkcode CopyBuffer}: no string is made of a value
  * that loads, and the hot loop allocates nothing.
  *
+ * With `widen` (for an inferred schema), a value that does not fit its column widens the column
+ * instead of rejecting the row: see {@linkcode RowTransformer.takeWidenings}.
+ *
  * @example
  * ```ts
  * const t = new RowTransformer({ schema, positions: [0, 1], headerLength: 2 });
@@ -16,17 +19,11 @@
  */
 import { COPY_NULL, CopyBuffer } from "./copy_text.ts";
 import { CsvRecord } from "./csv_parser.ts";
-import {
-  type Converter,
-  converterFor,
-  convertValue,
-  type Invalid,
-  mayNeedTrim,
-  trimEnd,
-  trimStart,
-} from "./convert.ts";
+import { type Converter, converterFor, convertValue, type Invalid } from "./convert.ts";
+import { mayNeedTrim, trimEnd, trimStart } from "./trim.ts";
 import { UsageError } from "../errors.ts";
 import { type ColumnSpec, DEFAULT_NULL_TOKENS, type Schema } from "./schema.ts";
+import { type Widening, widerTypes } from "./widen.ts";
 
 /** Stage 1 on strings: is this (trimmed) value missing? Built once per token list. */
 export type NullCheck = (value: string) => boolean;
@@ -104,6 +101,13 @@ export interface TransformOptions {
   positions: readonly number[];
   /** Number of fields in the header: a record with another count is rejected. */
   headerLength: number;
+  /**
+   * Widen a column instead of rejecting a value that does not fit it (for an inferred schema):
+   * see {@linkcode RowTransformer.takeWidenings}. Numbers then fit as inference reads them
+   * (no leading zeros: `007` widens an integer column to text rather than loading as 7).
+   * @default {false}
+   */
+  widen?: boolean;
 }
 
 /** The reason-count key for records with the wrong number of fields. */
@@ -121,6 +125,11 @@ export class RowTransformer {
   readonly #required: boolean[];
   readonly #isText: boolean[];
   readonly #names: string[];
+  /** The columns as they are now: types change as they widen. */
+  readonly #columns: ColumnSpec[];
+  readonly #widen: boolean;
+  readonly #widenings: Widening[] = [];
+  #pending: Widening[] = [];
   readonly #headerLength: number;
   readonly #defaultedCounts: number[];
   /** Columns defaulted in the record being transformed. */
@@ -136,10 +145,14 @@ export class RowTransformer {
     this.#positions = Int32Array.from(options.positions);
     this.#headerLength = options.headerLength;
     this.#names = schema.columns.map((c) => c.name);
+    this.#columns = schema.columns.map((c) => ({ ...c }));
+    this.#widen = options.widen === true;
     this.#isNull = schema.columns.map((c) =>
       nullBytesCheckFor(c.null_tokens ?? schema.null_tokens ?? DEFAULT_NULL_TOKENS)
     );
-    this.#convert = schema.columns.map((c) => converterFor(c.type, { format: c.format }));
+    this.#convert = schema.columns.map((c) =>
+      converterFor(c.type, { format: c.format, plain: this.#widen })
+    );
     this.#default = schema.columns.map((c) => {
       const d = defaultText(c);
       return d === undefined ? undefined : new TextEncoder().encode(d);
@@ -153,9 +166,10 @@ export class RowTransformer {
   /**
    * Writes the record's COPY text line (values, tabs, the newline) into `out` and returns
    * true; or leaves `out` as it was and returns false when the record is rejected, with
-   * {@linkcode reason} and {@linkcode reasonKey} set.
+   * {@linkcode reason} and {@linkcode reasonKey} set. `line`, where the record starts, only
+   * labels widenings.
    */
-  applyTo(rec: CsvRecord, out: CopyBuffer): boolean {
+  applyTo(rec: CsvRecord, out: CopyBuffer, line = 0): boolean {
     if (rec.count !== this.#headerLength) {
       this.reasonKey = RAGGED;
       this.reason = `expected ${this.#headerLength} fields, found ${rec.count}`;
@@ -187,11 +201,15 @@ export class RowTransformer {
       } else if (this.#isText[c]) {
         out.putEscapedBytes(b, s0, e0);
       } else {
+        const at = out.pos;
         const r = this.#convert[c](b, s, e, out);
         if (r !== null) {
-          out.pos = start;
-          this.#fail(rec, c, r);
-          return false;
+          out.pos = at;
+          if (!this.#widen || !this.#widenFor(c, rec, s, e, out, line)) {
+            out.pos = start;
+            this.#fail(rec, c, r);
+            return false;
+          }
         }
       }
       out.byte(c === n - 1 ? 10 : 9);
@@ -201,10 +219,74 @@ export class RowTransformer {
     return true;
   }
 
+  /**
+   * Widens column `c` to the least wider type that takes the value `b[s..e)` and writes the
+   * value with it; false when none does (only a text column cannot widen).
+   */
+  #widenFor(
+    c: number,
+    rec: CsvRecord,
+    s: number,
+    e: number,
+    out: CopyBuffer,
+    line: number,
+  ): boolean {
+    const col = this.#columns[c];
+    for (const to of widerTypes(col.type, col.format)) {
+      const f = this.#positions[c];
+      const at = out.pos;
+      const convert = to === "text" ? undefined : converterFor(to, { plain: true });
+      if (convert && convert(rec.bytes, s, e, out) !== null) {
+        out.pos = at;
+        continue;
+      }
+      // Text loads the value verbatim, untrimmed, as a text column always does.
+      if (!convert) out.putEscapedBytes(rec.bytes, rec.starts[f], rec.ends[f]);
+      const w: Widening = {
+        column: c,
+        name: col.name,
+        from: col.type,
+        to,
+        line,
+        value: rec.field(f),
+      };
+      if (col.format !== undefined) w.format = col.format;
+      this.#widenings.push(w);
+      this.#pending.push(w);
+      col.type = to;
+      delete col.format;
+      this.#isText[c] = to === "text";
+      if (convert) this.#convert[c] = convert;
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * The widenings since the last call, in the order they happened (one record may widen several
+   * columns). The record that caused a widening is written with the wider type; the COPY text
+   * of the records before it stays valid for the wider type (see `widen.ts`).
+   */
+  takeWidenings(): Widening[] {
+    const out = this.#pending;
+    this.#pending = [];
+    return out;
+  }
+
+  /** Every widening so far. */
+  get widenings(): readonly Widening[] {
+    return this.#widenings;
+  }
+
+  /** The schema's columns with their types now (after any widening): what a resume must use. */
+  columns(): ColumnSpec[] {
+    return this.#columns.map((c) => ({ ...c }));
+  }
+
   /** The record as one COPY text line, or undefined when rejected (see {@linkcode applyTo}). */
-  apply(fields: readonly string[]): string | undefined {
+  apply(fields: readonly string[], line = 0): string | undefined {
     const out = new CopyBuffer(256);
-    return this.applyTo(CsvRecord.of(fields), out)
+    return this.applyTo(CsvRecord.of(fields), out, line)
       ? new TextDecoder().decode(out.bytes())
       : undefined;
   }
