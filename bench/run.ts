@@ -5,7 +5,7 @@
  *
  * ```sh
  * deno task bench                      # the full run (~9 minutes on 2 cores)
- * deno task bench --quick              # 2 rounds, 5 s loads, 300k rows (~4 minutes)
+ * deno task bench --quick              # 2 rounds, 5 s loads, 300k rows (~4 minutes when quiet)
  * deno task bench --only api --scenarios api_get,pgbench_get_prepared --reps 1
  * ```
  *
@@ -14,9 +14,9 @@
  * - An API scenario is one entry of `API_PLAN.scenarios`: `http` (wrk on a server of
  *   `API_PLAN.servers`, a path, the user whose token it sends, a method and body) or `pgbench` (a
  *   script; `c.sqlOf((q) => someQuery(q, ...))` records exactly what a src/db function sends). A
- *   server with its own environment (`WORKERS: "2"`, a pooler's `DATABASE_URL`) or code (`cwd`: a
- *   worktree of an earlier commit) is one more entry of `servers`; a user with N tasks one more of
- *   `users`; a comparison one line of `ratios`.
+ *   server with its own environment (`WORKERS: "2"`; `DATABASE_POOLER` and the `DATABASE_URL` of a
+ *   pooler you start) or code (`cwd`: a worktree of an earlier commit) is one more entry of
+ *   `servers`; a user with N tasks one more of `users`; a comparison one line of `ratios`.
  * - A loader comparison is one entry of `LOADER_PLAN.runs` (the loader with extra `args`, or
  *   `\copy`, on one of `inputs`), a new input one entry of `inputs`, a comparison one line of
  *   `ratios`. `--mem-rows` takes any sizes; the memory target compares the largest and smallest.
