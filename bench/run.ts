@@ -14,9 +14,9 @@
  * - An API scenario is one entry of `API_PLAN.scenarios`: `http` (wrk on a server of
  *   `API_PLAN.servers`, a path, the user whose token it sends, a method and body) or `pgbench` (a
  *   script; `c.sqlOf((q) => someQuery(q, ...))` records exactly what a src/db function sends). A
- *   server with its own environment (`WORKERS: "2"`; `DATABASE_POOLER` and the `DATABASE_URL` of a
- *   pooler you start) or code (`cwd`: a worktree of an earlier commit) is one more entry of
- *   `servers`; a user with N tasks one more of `users`; a comparison one line of `ratios`.
+ *   server with its own environment (`WORKERS: "2"`), behind a PgBouncer the bench starts
+ *   (`pooler: true`) or with other code (`cwd`: a worktree of an earlier commit) is one more entry
+ *   of `servers`; a user with N tasks one more of `users`; a comparison one line of `ratios`.
  * - A loader comparison is one entry of `LOADER_PLAN.runs` (the loader with extra `args`, or
  *   `\copy`, on one of `inputs`), a new input one entry of `inputs`, a comparison one line of
  *   `ratios`. `--mem-rows` takes any sizes; the memory target compares the largest and smallest.
