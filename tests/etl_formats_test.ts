@@ -225,6 +225,10 @@ Deno.test("infer: a format when exactly one fits; a day over 12 decides; else te
     format: "DD-Mon-YYYY",
   });
   assert.deepEqual(inferColumn(["May 5, 2023"]), { type: "date", format: "Mon DD, YYYY" });
+  assert.deepEqual(inferColumn(["Jan 1 2000", "Feb 29 2000"]), {
+    type: "date",
+    format: "Mon DD YYYY",
+  });
   assert.deepEqual(inferColumn(["January 5, 2023", "May 1, 2023"]), {
     type: "date",
     format: "Month DD, YYYY",

@@ -78,8 +78,10 @@ const DATE_FORMATS = [
   "DD-Mon-YY",
   "DD Mon YYYY",
   "Mon DD, YYYY",
+  "Mon DD YYYY",
   "DD Month YYYY",
   "Month DD, YYYY",
+  "Month DD YYYY",
 ];
 /** Times that may follow a date (after one space); ISO 8601 timestamps need none of these. */
 const TIME_FORMATS = ["HH24:MI", "HH24:MI:SS", "HH24:MI:SS.FF", "HH12:MI AM", "HH12:MI:SS AM"];
