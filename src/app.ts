@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { getLogger } from "@logtape/logtape";
+import { HashQueue } from "./auth/hash_queue.ts";
 import { RevocationList } from "./auth/revocations.ts";
 import { createTokenService, type TokenService } from "./auth/tokens.ts";
 import { ClientAddresses } from "./client_address.ts";
@@ -39,6 +40,8 @@ export interface AppDeps {
    * own {@linkcode Metrics}; with several isolates, one whose text sums them all.
    */
   metrics?: MetricsSource;
+  /** The cap on password hashing; defaults to one from `config` (tests pass theirs to fill it). */
+  hashing?: HashQueue;
 }
 
 // A client's own X-Request-Id is kept when it is safe to echo and to log.
@@ -123,7 +126,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   const addresses = new ClientAddresses(config.trustedProxies);
   const revocations = new RevocationList(db, clock);
-  app.route("/", authRoutes({ db, tokens, config, clock, addresses, revocations }));
+  const hashing = deps.hashing ??
+    new HashQueue({ concurrency: config.hashConcurrency, queue: config.hashQueue });
+  app.route("/", authRoutes({ db, tokens, config, clock, addresses, revocations, hashing }));
   app.route("/tasks", taskRoutes({ db, tokens, revocations, publicUrl: config.publicUrl }));
 
   const allowed = new AllowedMethods(() => app.routes);

@@ -228,6 +228,10 @@ export async function loadServerConfig(env: Env): Promise<ServerConfig> {
 
 /** The settings of the defences against abuse (README, "Security"). */
 export interface SecuritySettings {
+  /** Password hashes (Argon2id, 19 MiB each) running at once (`HASH_CONCURRENCY`). */
+  hashConcurrency: number;
+  /** Hashes waiting for a slot at most (`HASH_QUEUE`); past that, 503 with `Retry-After`. */
+  hashQueue: number;
   /**
    * Failed logins for one username across all client addresses within the login window before
    * 429 (`LOGIN_MAX_FAILURES_PER_USER`): stops guessing spread over many addresses. 0 = off.
@@ -256,8 +260,12 @@ export interface SecuritySettings {
  * ```
  */
 export function securityFrom(env: Env): SecuritySettings {
+  const cores = navigator.hardwareConcurrency || 1;
+  const hashConcurrency = intFrom(env, "HASH_CONCURRENCY", cores, 1, 1024);
   return {
     loginMaxFailuresPerUser: intFrom(env, "LOGIN_MAX_FAILURES_PER_USER", 100, 0, 1_000_000),
+    hashConcurrency,
+    hashQueue: intFrom(env, "HASH_QUEUE", 4 * hashConcurrency, 0, 100_000),
     trustedProxies: cidrsFrom(env.TRUSTED_PROXIES),
     bodyTimeoutSeconds: intFrom(env, "BODY_TIMEOUT_SECONDS", 10, 1, 3600),
     publicUrl: publicUrlFrom(env.PUBLIC_URL),

@@ -42,11 +42,15 @@ export interface Server {
 export interface StartOptions {
   /** Extra environment; by default the test database (or a new DATA_DIR) and a JWT secret. */
   env?: Record<string, string>;
+  /** Deno's arguments, when not `run -A ... cli.ts serve` (e.g. `task serve`). */
+  args?: string[];
+  /** Use this DATA_DIR (kept by `stop()`) instead of a new one. */
+  dataDir?: string;
 }
 
 /** Starts `cli.ts serve` on a free port and waits until it says it listens. */
 export async function startServer(options: StartOptions = {}): Promise<Server> {
-  const dataDir = await Deno.makeTempDir({ prefix: "taskapi-live-" });
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "taskapi-live-" });
   const env: Record<string, string> = {
     ...baseEnv(),
     HOST: "127.0.0.1",
@@ -58,7 +62,7 @@ export async function startServer(options: StartOptions = {}): Promise<Server> {
   }
   Object.assign(env, options.env);
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...SERVE_FLAGS, CLI, "serve"],
+    args: options.args ?? ["run", ...SERVE_FLAGS, CLI, "serve"],
     env,
     clearEnv: true,
     stdout: "piped",
@@ -102,7 +106,7 @@ export async function startServer(options: StartOptions = {}): Promise<Server> {
     } catch { /* already gone */ }
     await child.status;
     await drained;
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    if (!options.dataDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   };
   let port: number;
   try {

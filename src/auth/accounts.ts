@@ -12,6 +12,7 @@ import { findLogin, insertUser } from "../db/users.ts";
 import { AppError } from "../errors.ts";
 import { canonicalUsername, USERNAME_PATTERN } from "../http.ts";
 import { hashPassword, verifyPassword } from "./password.ts";
+import type { HashQueue } from "./hash_queue.ts";
 import type { RevocationList } from "./revocations.ts";
 import { openSession, type Session } from "./sessions.ts";
 import type { TokenService } from "./tokens.ts";
@@ -31,6 +32,8 @@ export interface AccountDeps {
   clock: Clock;
   /** The logins ended, for this process. */
   revocations: RevocationList;
+  /** The cap on concurrent password hashes. */
+  hashing: HashQueue;
 }
 
 /** Username and password, as the client sent them. */
@@ -60,7 +63,7 @@ export async function register(
   creds: Credentials,
   client: string,
 ): Promise<number> {
-  const passwordHash = await hashPassword(creds.password);
+  const passwordHash = await deps.hashing.run(() => hashPassword(creds.password));
   const key = canonicalUsername(creds.username);
   const id = await insertUser(deps.db, { username: creds.username, key, passwordHash });
   if (id === undefined) throw AppError.conflict(`Username "${creds.username}" is already taken`);
@@ -121,7 +124,14 @@ export async function login(
   }
   // A name no one can register is never looked up; the hash below still costs what it always does.
   const user = valid ? await findLogin(db, username) : undefined;
-  const ok = await verifyPassword(creds.password, user?.password_hash);
+  let ok: boolean;
+  try {
+    ok = await deps.hashing.run(() => verifyPassword(creds.password, user?.password_hash));
+  } catch (err) {
+    // No capacity to check it: the attempt did not happen, so it is no failure either.
+    await undoHits(db, hit.ids);
+    throw err;
+  }
   if (!ok || !user) {
     audit.info("login failed for {username} from {client}: {reason}", {
       event: "login_failed",

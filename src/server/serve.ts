@@ -19,6 +19,7 @@ import { closeLogging, setupLogging } from "../log.ts";
 import { CLOSE_MS, type HttpServer, sleep } from "./http_server.ts";
 import { listen, openServerDatabase, Signals, StartError } from "./start.ts";
 import { serveWorkers } from "./workers.ts";
+import { boundMallocArenas, type MallocTuning } from "../memory.ts";
 
 const SECRET_SOURCES: Record<ServerConfig["jwtSecretSource"], string> = {
   env: "JWT_SECRET from the environment",
@@ -77,6 +78,7 @@ export async function serve(env: Env): Promise<number> {
     format: config.logFormat,
   });
   log.info("JWT signing key: {source}", { source: SECRET_SOURCES[config.jwtSecretSource] });
+  logMallocTuning(boundMallocArenas(env));
   try {
     if (config.workers > 1) await serveWorkers(config, signals);
     else await serveOne(config, signals);
@@ -89,4 +91,16 @@ export async function serve(env: Env): Promise<number> {
   log.info("Stopped");
   await closeLogging();
   return 0;
+}
+
+/** One line on how memory stays bounded under password hashing; a warning when it does not. */
+function logMallocTuning(how: MallocTuning): void {
+  if (how === "environment" || how === "mallopt") {
+    log.info("Memory: large blocks are returned to the OS ({how})", { how });
+  } else if (how === "no-ffi-permission") {
+    log.warn(
+      "Memory: set MALLOC_MMAP_THRESHOLD_=1048576 in the environment (or allow FFI), or glibc " +
+        "keeps every freed 19 MiB password-hashing block",
+    );
+  }
 }
