@@ -18,6 +18,8 @@ RUN deno install --frozen && deno cache --frozen cli.ts src/server/worker.ts
 RUN mkdir -p /data && chown deno:deno /data
 USER deno
 ENV HOST=0.0.0.0 PORT=5000 DATA_DIR=/data
+# glibc then returns each freed 19 MiB password-hashing block to the OS (src/memory.ts).
+ENV MALLOC_MMAP_THRESHOLD_=1048576
 VOLUME /data
 EXPOSE 5000
 

@@ -75,6 +75,7 @@ export {
   type ServerConfig,
 } from "./src/config.ts";
 export type { Clock } from "./src/clock.ts";
+export { HashQueue, type HashQueueOptions } from "./src/auth/hash_queue.ts";
 export type { Cidr, IpBytes } from "./src/client_address.ts";
 export { serve } from "./src/server/serve.ts";
 export {

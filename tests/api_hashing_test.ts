@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { HashQueue } from "../src/auth/hash_queue.ts";
 import { createApp } from "../src/app.ts";
+import { hashingShare } from "../src/server/workers.ts";
 import { apiSuite, randomAddress, wrap } from "./api_helpers.ts";
 import { uniqueName } from "./db_helpers.ts";
 
@@ -78,4 +79,19 @@ test("full: login and register answer 503 with Retry-After; the login is not cou
   await Promise.all(holders);
   // With LOGIN_MAX_FAILURES=1, a counted refusal would have locked this out.
   assert.equal((await local.call("POST", "/login", { from, body: user })).status, 200);
+});
+
+Deno.test("WORKERS share HASH_CONCURRENCY and HASH_QUEUE: the limits are the process's", () => {
+  const shares = (hashConcurrency: number, hashQueue: number, workers: number) =>
+    Array.from(
+      { length: workers },
+      (_, i) => hashingShare({ hashConcurrency, hashQueue, workers }, i),
+    );
+  assert.deepEqual(shares(5, 20, 2), [
+    { hashConcurrency: 3, hashQueue: 10 },
+    { hashConcurrency: 2, hashQueue: 10 },
+  ]);
+  assert.deepEqual(shares(4, 16, 4).map((s) => s.hashConcurrency), [1, 1, 1, 1]);
+  // Fewer slots than workers: each worker still hashes one at a time.
+  assert.deepEqual(shares(1, 4, 2).map((s) => s.hashConcurrency), [1, 1]);
 });

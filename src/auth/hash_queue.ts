@@ -28,6 +28,7 @@ export class HashQueue {
   #running = 0;
   readonly #waiting: (() => void)[] = [];
 
+  /** A queue with `options.concurrency` slots and room for `options.queue` waiting. */
   constructor(readonly options: HashQueueOptions) {}
 
   /** Hashes running now. */

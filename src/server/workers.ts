@@ -114,7 +114,8 @@ class WorkerPool {
       this.#workers.push(worker);
       this.#stopped.push(stopped.promise);
       started.push(listening.promise);
-      const start: WorkerStart = { type: "start", index, config: this.config, port: this.port };
+      const config = { ...this.config, ...hashingShare(this.config, index) };
+      const start: WorkerStart = { type: "start", index, config, port: this.port };
       worker.postMessage(start);
     }
     try {
@@ -186,4 +187,21 @@ export async function serveWorkers(config: ServerConfig, signals: Signals): Prom
     throw ended;
   }
   await pool.drain(ended);
+}
+
+/**
+ * Worker `index`'s share of password hashing: HASH_CONCURRENCY and HASH_QUEUE are for the whole
+ * process (the memory they bound is the process's), split as evenly as whole numbers go; every
+ * worker can hash at least one at a time.
+ */
+export function hashingShare(
+  config: Pick<ServerConfig, "hashConcurrency" | "hashQueue" | "workers">,
+  index: number,
+): { hashConcurrency: number; hashQueue: number } {
+  const share = (total: number) =>
+    Math.floor(total / config.workers) + (index < total % config.workers ? 1 : 0);
+  return {
+    hashConcurrency: Math.max(1, share(config.hashConcurrency)),
+    hashQueue: share(config.hashQueue),
+  };
 }
