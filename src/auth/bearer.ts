@@ -5,7 +5,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { AppError } from "../errors.ts";
-import { type Queryable } from "../db/database.ts";
+import type { Queryable } from "../db/database.ts";
 import { userExists } from "../db/logins.ts";
 import type { AppEnv } from "../http.ts";
 import { hasEndpoint } from "../methods.ts";

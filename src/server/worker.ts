@@ -15,7 +15,7 @@ import type { Database } from "../db/database.ts";
 import { openDatabase } from "../db/open.ts";
 import { closeLogging, errorFields, setupLogging } from "../log.ts";
 import { Metrics, type MetricsSource } from "../metrics.ts";
-import { CLOSE_MS, HttpServer, sleep } from "./http_server.ts";
+import { CLOSE_MS, type HttpServer, sleep } from "./http_server.ts";
 import { listen, QUERY_TIMEOUT_MS } from "./start.ts";
 import type { ToMain, ToWorker, WorkerStart } from "./workers.ts";
 
