@@ -75,6 +75,12 @@ function switchFrom(env: Env, name: string, fallback: boolean): boolean {
 /** Reads `WORKERS` (default 1); over 1 needs PostgreSQL, as one process owns an embedded folder. */
 function workersFrom(env: Env, db: DatabaseSettings): number {
   const workers = intFrom(env, "WORKERS", 1, 1, 256);
+  // Other systems bind the shared port too, but only Linux spreads connections over the sockets.
+  if (workers > 1 && Deno.build.os !== "linux") {
+    throw new ConfigError(
+      `WORKERS=${workers} needs Linux (SO_REUSEPORT load balancing), not ${Deno.build.os}: run one server per core behind the reverse proxy instead`,
+    );
+  }
   if (workers > 1 && !db.databaseUrl) {
     throw new ConfigError(
       `WORKERS=${workers} needs PostgreSQL (DATABASE_URL): the embedded database in ${db.dataDir} is opened by one process, serving from one isolate; unset WORKERS or set DATABASE_URL`,
