@@ -11,8 +11,6 @@
  * @module
  */
 import type { Database } from "./database.ts";
-import { openPglite } from "./pglite.ts";
-import { openPostgres } from "./postgres.ts";
 
 /** Options for {@linkcode openDatabase}. */
 export interface OpenOptions {
@@ -50,8 +48,11 @@ export interface OpenOptions {
  * const db = await openDatabase({ databaseUrl: Deno.env.get("DATABASE_URL"), dataDir: "./data" });
  * ```
  */
-export function openDatabase(options: OpenOptions): Promise<Database> {
+export async function openDatabase(options: OpenOptions): Promise<Database> {
+  // Each backend's module is loaded only when it is used: a process on a server never loads
+  // PGlite's WebAssembly, nor one on the embedded database the pg driver (see bench/findings.md).
   if (options.databaseUrl) {
+    const { openPostgres } = await import("./postgres.ts");
     return openPostgres({
       url: options.databaseUrl,
       max: options.poolSize,
@@ -60,5 +61,6 @@ export function openDatabase(options: OpenOptions): Promise<Database> {
       applicationName: options.applicationName,
     });
   }
+  const { openPglite } = await import("./pglite.ts");
   return openPglite(options.dataDir);
 }
