@@ -11,8 +11,10 @@
  *
  * ```sh
  * deno run -A bench/loader_cpu.ts --file big.csv [--schema big.schema.json] [--reps 3] \
- *   [--db postgres://postgres@127.0.0.1:5432/mydb]
+ *   [--db postgres://postgres@127.0.0.1:5432/mydb] [--baseline /path/to/older/checkout/cli.ts]
  * ```
+ *
+ * `--baseline` also runs another checkout's loader each round (before/after a change, in one run).
  *
  * @module
  */
@@ -110,6 +112,7 @@ async function loaderSide(
   file: string,
   schema: string | undefined,
   tmp: string,
+  cli = CLI,
 ): Promise<Side> {
   await psql(url, "DROP TABLE IF EXISTS cpu_load");
   const before = backendTicks(db);
@@ -127,7 +130,7 @@ async function loaderSide(
     Deno.execPath(),
     "run",
     "-A",
-    CLI,
+    cli,
     "ingest",
     file,
     "--table",
@@ -176,6 +179,7 @@ if (import.meta.main) {
       schema: { type: "string" },
       reps: { type: "string", default: "3" },
       rows: { type: "string" },
+      baseline: { type: "string" },
       db: {
         type: "string",
         default: Deno.env.get("DATABASE_URL") ?? "postgres://postgres@127.0.0.1:5432/postgres",
@@ -190,30 +194,42 @@ if (import.meta.main) {
   const createSql = await createSqlFor(values.file, values.schema);
   const perM = (s: number) => (s / rows * 1e6).toFixed(2);
   console.log(`file ${values.file}, ~${rows} rows; CPU seconds per million rows`);
-  console.log("rep  loader  its backends  |  psql  \\copy backend  |  loader ÷ \\copy backend");
-  const ratios: number[] = [];
+  const sides = values.baseline ? ["loader", "baseline", "copy"] : ["loader", "copy"];
+  const ratios: Record<string, number[]> = { loader: [], baseline: [] };
   for (let rep = 1; rep <= Number(values.reps); rep++) {
-    // Alternate which side goes first, so drift on a shared machine hits both alike.
-    let load: Side, copy: Side;
-    if (rep % 2) {
-      load = await loaderSide(url, db, values.file, values.schema, tmp);
-      copy = await copySide(url, values.file, createSql, tmp);
-    } else {
-      copy = await copySide(url, values.file, createSql, tmp);
-      load = await loaderSide(url, db, values.file, values.schema, tmp);
+    // Rotate the order each round, so drift on a shared machine hits every side alike.
+    const order = sides.map((_, i) => sides[(i + rep - 1) % sides.length]);
+    const got: Record<string, Side> = {};
+    for (const side of order) {
+      got[side] = side === "copy"
+        ? await copySide(url, values.file, createSql, tmp)
+        : await loaderSide(
+          url,
+          db,
+          values.file,
+          values.schema,
+          tmp,
+          side === "loader" ? CLI : values.baseline,
+        );
     }
-    const ratio = load.client / copy.backend;
-    ratios.push(ratio);
-    console.log(
-      `${rep}    ${perM(load.client)}    ${perM(load.backend)}          |  ${perM(copy.client)}  ${
-        perM(copy.backend)
-      }           |  ${ratio.toFixed(2)}   (wall ${load.wall.toFixed(1)} s vs ${
-        copy.wall.toFixed(1)
-      } s)`,
-    );
+    const copy = got.copy;
+    const parts = [`\\copy backend ${perM(copy.backend)} (psql ${perM(copy.client)})`];
+    for (const side of sides.filter((x) => x !== "copy")) {
+      const r = got[side].client / copy.backend;
+      ratios[side].push(r);
+      parts.push(
+        `${side} ${perM(got[side].client)} (its backends ${perM(got[side].backend)}), ÷ \\copy ${
+          r.toFixed(2)
+        }`,
+      );
+    }
+    console.log(`round ${rep}: ${parts.join(" | ")}`);
   }
-  ratios.sort((a, b) => a - b);
-  console.log(`median loader CPU ÷ \\copy backend CPU: ${ratios[ratios.length >> 1].toFixed(2)}`);
+  for (const [side, rs] of Object.entries(ratios)) {
+    if (!rs.length) continue;
+    rs.sort((a, b) => a - b);
+    console.log(`median ${side} CPU ÷ \\copy backend CPU: ${rs[rs.length >> 1].toFixed(2)}`);
+  }
   await psql(url, "DROP TABLE IF EXISTS cpu_copy; DROP TABLE IF EXISTS cpu_load");
   await Deno.remove(tmp, { recursive: true });
 }

@@ -326,6 +326,13 @@ export function converterFor(type: ColumnType, options: ConvertOptions = {}): Co
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const scratch = new CopyBuffer(256);
+/** A string's UTF-8 bytes, in a buffer reused from call to call (no allocation per value). */
+let input = new Uint8Array(256);
+
+function encoded(value: string): number {
+  if (value.length * 3 > input.length) input = new Uint8Array(value.length * 3);
+  return encoder.encodeInto(value, input).written;
+}
 
 /**
  * Converts one raw value given as a string (trimming it first, as the loader does), with the
@@ -342,15 +349,21 @@ export function convertValue(
 
 /** Runs a converter on a (trimmed) string value. */
 export function convertWith(convert: Converter, value: string): string | Invalid {
-  const bytes = encoder.encode(value);
+  const n = encoded(value);
   scratch.pos = 0;
-  const r = convert(bytes, 0, bytes.length, scratch);
+  const r = convert(input, 0, n, scratch);
   return r ?? decoder.decode(scratch.bytes());
+}
+
+/** Whether a converter takes a (trimmed) string value: {@linkcode convertWith} without its text. */
+export function accepts(convert: Converter, value: string): boolean {
+  const n = encoded(value);
+  scratch.pos = 0;
+  return convert(input, 0, n, scratch) === null;
 }
 
 /** {@linkcode timestampShape} of a string: undefined when invalid, else whether it has an offset. */
 export function timestampOffset(s: string): boolean | undefined {
-  const b = encoder.encode(s);
-  const r = timestampShape(b, 0, b.length);
+  const r = timestampShape(input, 0, encoded(s));
   return r < 0 ? undefined : r === 1;
 }

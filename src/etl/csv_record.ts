@@ -34,13 +34,14 @@ export class CsvRecord {
   count = 0;
   /** Bytes the record spans in the input (its fields plus delimiters and quotes). */
   span = 0;
-  /** Fields marked by {@linkcode markQuoted}. */
-  #quoted = new Int32Array(16);
+  /** Fields marked by {@linkcode markQuoted} (allocated by the first mark: copies never mark). */
+  #quoted: Int32Array | undefined;
   #nQuoted = 0;
 
-  constructor(capacity = 64) {
-    this.starts = new Int32Array(capacity);
-    this.ends = new Int32Array(capacity);
+  /** Room for `capacity` fields; or the given offsets (views of one array, for a copy). */
+  constructor(capacity = 64, offsets?: { starts: Int32Array; ends: Int32Array }) {
+    this.starts = offsets?.starts ?? new Int32Array(capacity);
+    this.ends = offsets?.ends ?? new Int32Array(capacity);
   }
 
   /** Field `i` as a string. */
@@ -56,7 +57,11 @@ export class CsvRecord {
           break;
         }
       }
-      if (ascii) return String.fromCharCode.apply(null, b.subarray(s, e) as unknown as number[]);
+      if (ascii) {
+        let out = "";
+        for (let k = s; k < e; k++) out += String.fromCharCode(b[k]);
+        return out;
+      }
     }
     return utf8.decode(this.bytes.subarray(s, e));
   }
@@ -68,9 +73,11 @@ export class CsvRecord {
     return out;
   }
 
-  /** A copy that owns its bytes: outlives the handler call. */
+  /** A copy that owns its bytes: outlives the handler call. Two allocations, not four. */
   clone(): CsvRecord {
-    const r = new CsvRecord(Math.max(this.count, 1));
+    const n = Math.max(this.count, 1);
+    const offsets = new Int32Array(2 * n);
+    const r = new CsvRecord(n, { starts: offsets.subarray(0, n), ends: offsets.subarray(n) });
     const from = this.count ? this.starts[0] : 0;
     let to = from;
     for (let i = 0; i < this.count; i++) to = Math.max(to, this.ends[i]);
@@ -109,12 +116,13 @@ export class CsvRecord {
    * text follows it (`"ab"cd`). The parser marks while it scans; {@linkcode unquote} rewrites.
    */
   markQuoted(i: number): void {
-    if (this.#nQuoted === this.#quoted.length) {
-      const next = new Int32Array(this.#quoted.length * 2);
-      next.set(this.#quoted);
-      this.#quoted = next;
+    let marks = this.#quoted ??= new Int32Array(16);
+    if (this.#nQuoted === marks.length) {
+      marks = new Int32Array(marks.length * 2);
+      marks.set(this.#quoted);
+      this.#quoted = marks;
     }
-    this.#quoted[this.#nQuoted++] = i;
+    marks[this.#nQuoted++] = i;
   }
 
   /** Forgets the marks (a record begins). */
@@ -129,8 +137,9 @@ export class CsvRecord {
    */
   unquote(): void {
     const b = this.bytes;
-    for (let k = 0; k < this.#nQuoted; k++) {
-      const f = this.#quoted[k];
+    const marks = this.#quoted;
+    for (let k = 0; marks && k < this.#nQuoted; k++) {
+      const f = marks[k];
       const e = this.ends[f];
       let r = this.starts[f], w = r;
       let closed = false;

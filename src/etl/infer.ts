@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { convertValue, timestampOffset } from "./convert.ts";
+import { accepts, converterFor, timestampOffset } from "./convert.ts";
 import { CsvSource } from "./csv_source.ts";
 import { UsageError } from "../errors.ts";
 import { compileFormat, type DateFormat } from "./date_format.ts";
@@ -60,6 +60,9 @@ export function columnNames(header: readonly string[]): string[] {
 
 const INT_PLAIN = /^[+-]?(?:0|[1-9]\d*)$/;
 const DECIMAL_PLAIN = /^[+-]?(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+const INTEGER = converterFor("integer");
+const BIGINT = converterFor("bigint");
+const DATE = converterFor("date");
 const BOOLEAN_WORDS = new Set(["true", "false", "t", "f", "yes", "no", "y", "n"]);
 
 /** Date formats inference tries: each has separators, so ids and other numbers never fit. */
@@ -112,6 +115,7 @@ export interface InferredColumn {
 }
 
 const encoder = new TextEncoder();
+let bytes = new Uint8Array(256);
 
 /**
  * The candidate formats every value fits. When a format and the same with `Month` for `Mon`
@@ -122,8 +126,9 @@ function fittingFormats(values: readonly string[]): Candidate[] {
   for (const v of values) {
     // Every candidate starts with a digit or a month name, and is at least 6 characters.
     if (v.length < 6) return [];
-    const b = encoder.encode(v);
-    alive = alive.filter((c) => matchFormat(c.format, b, 0, b.length) === 1);
+    if (v.length * 3 > bytes.length) bytes = new Uint8Array(v.length * 3);
+    const n = encoder.encodeInto(v, bytes).written;
+    alive = alive.filter((c) => matchFormat(c.format, bytes, 0, n) === 1);
     if (alive.length === 0) return [];
   }
   const patterns = new Set(alive.map((c) => c.format.pattern));
@@ -169,14 +174,14 @@ export function inferType(values: readonly string[]): ColumnType {
     }
     if (int && !INT_PLAIN.test(v)) int = false;
     if (int) {
-      if (int4 && typeof convertValue("integer", v) !== "string") int4 = false;
-      if (int8 && typeof convertValue("bigint", v) !== "string") int8 = false;
+      if (int4 && !accepts(INTEGER, v)) int4 = false;
+      if (int8 && !accepts(BIGINT, v)) int8 = false;
     }
     if (decimal) {
       if (!DECIMAL_PLAIN.test(v)) decimal = false;
       else if (/[eE]/.test(v)) exponent = true;
     }
-    if (date && (v.length !== 10 || typeof convertValue("date", v) !== "string")) date = false;
+    if (date && (v.length !== 10 || !accepts(DATE, v))) date = false;
     if (ts) {
       const offset = timestampOffset(v);
       if (offset === undefined) ts = false;
