@@ -13,6 +13,10 @@ import auth_limits from "../../sql/003_auth_limits.sql" with { type: "text" };
 import ingest_loads from "../../sql/010_ingest_loads.sql" with { type: "text" };
 import username_key from "../../sql/020_username_key.sql" with { type: "text" };
 import logins from "../../sql/021_logins.sql" with { type: "text" };
+import task_totals from "../../sql/030_task_totals.sql" with { type: "text" };
+import task_versions_and_sorts from "../../sql/031_task_versions_and_sorts.sql" with {
+  type: "text",
+};
 
 /** One numbered SQL file from `sql/`. */
 export interface Migration {
@@ -32,4 +36,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: "010", name: "ingest_loads", sql: ingest_loads },
   { version: "020", name: "username_key", sql: username_key },
   { version: "021", name: "logins", sql: logins },
+  { version: "030", name: "task_totals", sql: task_totals },
+  { version: "031", name: "task_versions_and_sorts", sql: task_versions_and_sorts },
 ];

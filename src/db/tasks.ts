@@ -1,6 +1,9 @@
 /**
- * Queries on `tasks`. Every statement filters by the owner (`user_id = $1`), so another user's task
- * is indistinguishable from a missing one.
+ * Queries on single tasks. Every statement filters by the owner (`user_id = $1`), so another user's
+ * task is indistinguishable from a missing one. Pages of tasks are in `task_list.ts`.
+ *
+ * Each task has a `version`, bumped by every update: its ETag. A conditional update or delete
+ * compares it in the same statement that writes, so no other writer can slip in between.
  *
  * Every statement is named (`{ name }`): on a PostgreSQL server each pooled connection parses it
  * once and then only binds and executes it, and after five executions PostgreSQL may keep a
@@ -27,6 +30,22 @@ export interface Task {
   created_at: string;
   updated_at: string;
 }
+
+/** A task and its version (what its ETag is made of). */
+export type VersionedTask = Task & { version: number };
+
+/**
+ * A precondition on a write: the versions the client knows (from `If-Match`), or `"*"` (any).
+ * Undefined means no precondition.
+ */
+export type IfVersion = readonly number[] | "*" | undefined;
+
+/** What a conditional write found. */
+export type WriteResult =
+  | { kind: "done"; task: VersionedTask }
+  | { kind: "missing" }
+  /** The task exists with another version than required: nothing was written. */
+  | { kind: "stale"; version: number };
 
 /** Fields a client may set; absent ones keep their value (or default, on insert). */
 export interface TaskFields {
@@ -60,61 +79,15 @@ export async function insertTask(
   db: Queryable,
   userId: number,
   fields: TaskFields & { title: string },
-): Promise<Task> {
-  const rows = await db.query<Task>(
+): Promise<VersionedTask> {
+  const rows = await db.query<VersionedTask>(
     `INSERT INTO tasks (user_id, title, description, status)
      VALUES ($1, $2, coalesce($3, ''), coalesce($4, 'pending'))
-     RETURNING ${COLUMNS}`,
+     RETURNING ${COLUMNS}, version`,
     [userId, fields.title, fields.description ?? null, fields.status ?? null],
     { name: "tasks_insert" },
   );
   return rows[0];
-}
-
-/**
- * One page of a user's tasks in id order, and how many tasks the user has in all.
- *
- * @example
- * ```ts
- * const { tasks, total } = await listTasks(db, userId, { limit: 10, offset: 0 });
- * ```
- */
-export async function listTasks(
-  db: Queryable,
-  userId: number,
-  page: { limit: number; offset: number },
-): Promise<{ tasks: Task[]; total: number }> {
-  // ids are int4, so no user has 2^31 tasks: a larger offset is past the end without asking.
-  if (page.offset < 2 ** 31) {
-    // One round trip, the total riding along as a scalar subquery that PostgreSQL runs once (an
-    // InitPlan, an index-only count) while the page stops after `limit` rows. `count(*) OVER ()`
-    // read all of the user's rows for every page: pgbench 6.0k tps against 17.3k for this form.
-    const rows = await db.query<Task & { total: number }>(
-      `SELECT ${COLUMNS}, (SELECT count(*) FROM tasks WHERE user_id = $1)::int AS total
-       FROM tasks WHERE user_id = $1 ORDER BY id LIMIT $2 OFFSET $3`,
-      [userId, page.limit, page.offset],
-      { name: "tasks_page" },
-    );
-    if (rows.length > 0) {
-      const tasks = rows.map((r): Task => ({
-        id: r.id,
-        title: r.title,
-        description: r.description,
-        status: r.status,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-      }));
-      return { tasks, total: rows[0].total };
-    }
-    if (page.offset === 0) return { tasks: [], total: 0 };
-  }
-  // Past the end the total has no row to ride on; count separately.
-  const counted = await db.query<{ total: number }>(
-    "SELECT count(*)::int AS total FROM tasks WHERE user_id = $1",
-    [userId],
-    { name: "tasks_count" },
-  );
-  return { tasks: [], total: counted[0].total };
 }
 
 /**
@@ -129,9 +102,9 @@ export async function findTask(
   db: Queryable,
   userId: number,
   id: number,
-): Promise<Task | undefined> {
-  const rows = await db.query<Task>(
-    `SELECT ${COLUMNS} FROM tasks WHERE user_id = $1 AND id = $2`,
+): Promise<VersionedTask | undefined> {
+  const rows = await db.query<VersionedTask>(
+    `SELECT ${COLUMNS}, version FROM tasks WHERE user_id = $1 AND id = $2`,
     [userId, id],
     { name: "tasks_find" },
   );
@@ -139,12 +112,13 @@ export async function findTask(
 }
 
 /**
- * Changes the fields given (others keep their value) and bumps `updated_at`. Returns the updated
- * task, or undefined when it is missing or someone else's.
+ * Changes the fields given (others keep their value), bumps `updated_at` and the version: only
+ * if the task's version is one of `ifVersion` (when given), checked by the UPDATE itself.
  *
  * @example
  * ```ts
- * const task = await updateTask(db, userId, 7, { status: "completed" });
+ * const result = await updateTask(db, userId, 7, { status: "completed" }, [2]);
+ * if (result.kind === "stale") console.log(`now at version ${result.version}`);
  * ```
  */
 export async function updateTask(
@@ -152,35 +126,78 @@ export async function updateTask(
   userId: number,
   id: number,
   fields: TaskFields,
-): Promise<Task | undefined> {
-  // One fixed statement (a null parameter keeps the column) rather than SQL built per request.
-  const rows = await db.query<Task>(
+  ifVersion?: IfVersion,
+): Promise<WriteResult> {
+  // One fixed statement (a null parameter keeps the column, or skips the version check) rather
+  // than SQL built per request.
+  const rows = await db.query<VersionedTask>(
     `UPDATE tasks SET
        title = coalesce($3, title),
        description = coalesce($4, description),
        status = coalesce($5, status),
-       updated_at = now()
-     WHERE user_id = $1 AND id = $2
-     RETURNING ${COLUMNS}`,
-    [userId, id, fields.title ?? null, fields.description ?? null, fields.status ?? null],
+       updated_at = now(),
+       version = version + 1
+     WHERE user_id = $1 AND id = $2 AND ($6::int[] IS NULL OR version = ANY($6::int[]))
+     RETURNING ${COLUMNS}, version`,
+    [
+      userId,
+      id,
+      fields.title ?? null,
+      fields.description ?? null,
+      fields.status ?? null,
+      versions(ifVersion),
+    ],
     { name: "tasks_update" },
   );
-  return rows[0];
+  return rows[0] ? { kind: "done", task: rows[0] } : await whyNot(db, userId, id, ifVersion);
 }
 
 /**
- * Deletes one of the user's tasks. Returns false when it is missing or someone else's.
+ * Deletes one of the user's tasks: only if its version is one of `ifVersion` (when given),
+ * checked by the DELETE itself.
  *
  * @example
  * ```ts
- * if (!await deleteTask(db, userId, 7)) throw AppError.notFound("Task not found");
+ * const result = await deleteTask(db, userId, 7);
+ * if (result.kind === "missing") throw AppError.notFound("Task not found");
  * ```
  */
-export async function deleteTask(db: Queryable, userId: number, id: number): Promise<boolean> {
-  const rows = await db.query(
-    "DELETE FROM tasks WHERE user_id = $1 AND id = $2 RETURNING id",
-    [userId, id],
+export async function deleteTask(
+  db: Queryable,
+  userId: number,
+  id: number,
+  ifVersion?: IfVersion,
+): Promise<WriteResult> {
+  const rows = await db.query<VersionedTask>(
+    `DELETE FROM tasks
+     WHERE user_id = $1 AND id = $2 AND ($3::int[] IS NULL OR version = ANY($3::int[]))
+     RETURNING ${COLUMNS}, version`,
+    [userId, id, versions(ifVersion)],
     { name: "tasks_delete" },
   );
-  return rows.length > 0;
+  return rows[0] ? { kind: "done", task: rows[0] } : await whyNot(db, userId, id, ifVersion);
+}
+
+/** `null` skips the check (no precondition, or `*`: the row's existence is enough). */
+function versions(ifVersion: IfVersion): number[] | null {
+  return ifVersion === undefined || ifVersion === "*" ? null : [...ifVersion];
+}
+
+/**
+ * After a write that touched nothing: was the task missing, or at another version? Only the
+ * answer depends on this read; the write itself was already refused by its own statement.
+ */
+async function whyNot(
+  db: Queryable,
+  userId: number,
+  id: number,
+  ifVersion: IfVersion,
+): Promise<WriteResult> {
+  if (ifVersion === undefined || ifVersion === "*") return { kind: "missing" };
+  const rows = await db.query<{ version: number }>(
+    "SELECT version FROM tasks WHERE user_id = $1 AND id = $2",
+    [userId, id],
+    { name: "tasks_version" },
+  );
+  return rows[0] ? { kind: "stale", version: rows[0].version } : { kind: "missing" };
 }

@@ -1,0 +1,304 @@
+/**
+ * Pages of a user's tasks: filtered by status and a search, sorted by any column with ties broken
+ * by id, and positioned by offset (`page=`) or by keyset cursors (`after`, `before`, the end).
+ *
+ * What a page costs does not grow with the user's task count, except for a search:
+ * - the total comes from `task_totals` (kept by triggers, sql/030), one row per user, unless a
+ *   search is given: then it is counted by scanning the user's matching tasks;
+ * - a cursor page walks the sort's index (sql/031) from the cursor and stops after a page, the
+ *   last page walks it backwards from the end; only `page=N` pays an `OFFSET`.
+ *
+ * One round trip per page: the total (and whether rows exist on the far side of a cursor) rides
+ * along as uncorrelated scalar subqueries, which PostgreSQL runs once. Each shape of query (sort,
+ * direction, position, filters) is one fixed SQL text under one statement name.
+ *
+ * @module
+ */
+import type { Queryable } from "./database.ts";
+import { COLUMNS, type Task, type TaskStatus } from "./tasks.ts";
+
+/** The columns a list may be sorted by. */
+export const SORT_FIELDS = ["id", "created_at", "updated_at", "title", "status"] as const;
+export type SortField = (typeof SORT_FIELDS)[number];
+
+/** A sort: one column, ascending or descending; ties are broken by id in the same direction. */
+export interface TaskSort {
+  field: SortField;
+  descending: boolean;
+}
+
+/** Which of the user's tasks to list. */
+export interface TaskFilter {
+  /** Only these statuses; undefined for all. */
+  statuses?: readonly TaskStatus[];
+  /** A case-insensitive substring of the title or the description, taken literally. */
+  search?: string;
+}
+
+/**
+ * A position in a sorted list: the sort column's value and the id of a row. `key` is the column's
+ * value as text (timestamps as ISO 8601 with microseconds, exact), null when sorting by id.
+ */
+export interface Cursor {
+  field: SortField;
+  key: string | null;
+  id: number;
+}
+
+/** Where a page starts. */
+export type PagePosition =
+  | { kind: "offset"; offset: number }
+  | { kind: "after"; cursor: Cursor }
+  | { kind: "before"; cursor: Cursor }
+  /** The last page, as long as `offset` paging would make it (`total % limit` rows, or `limit`). */
+  | { kind: "end" };
+
+/** What to list. */
+export interface TaskListRequest {
+  filter: TaskFilter;
+  sort: TaskSort;
+  limit: number;
+  position: PagePosition;
+}
+
+/** One page, what the whole list counts, and whether rows lie before and after the page. */
+export interface TaskListPage {
+  tasks: Task[];
+  total: number;
+  hasBefore: boolean;
+  hasAfter: boolean;
+  /** Cursors of the first and last task on the page (undefined when it is empty). */
+  firstCursor?: Cursor;
+  lastCursor?: Cursor;
+}
+
+type Row = Task & { k?: string; total: number; edge?: boolean };
+
+// ids are int4: no user has 2^31 tasks, so a larger offset is past the end without asking.
+const MAX_OFFSET = 2 ** 31;
+
+/**
+ * One page of a user's tasks.
+ *
+ * @example
+ * ```ts
+ * const page = await listTasks(db, userId, {
+ *   filter: { statuses: ["completed"], search: "report" },
+ *   sort: { field: "created_at", descending: true },
+ *   limit: 10,
+ *   position: { kind: "offset", offset: 0 },
+ * });
+ * ```
+ */
+export async function listTasks(
+  db: Queryable,
+  userId: number,
+  request: TaskListRequest,
+): Promise<TaskListPage> {
+  const { position, limit } = request;
+  const statement = new ListStatement(userId, request);
+  const pageSql = position.kind === "offset" && position.offset >= MAX_OFFSET
+    ? undefined
+    : statement.page();
+  const rows = pageSql ? await db.query<Row>(pageSql.text, pageSql.params, pageSql) : [];
+  if (rows.length === 0) {
+    // Nothing on this page: the total and the edge have no row to ride on.
+    const count = statement.count();
+    const [row] = await db.query<Row>(count.text, count.params, count);
+    return {
+      tasks: [],
+      total: row.total,
+      hasBefore: position.kind === "offset" ? position.offset > 0 : Boolean(row.edge),
+      hasAfter: position.kind === "before" ? Boolean(row.edge) : false,
+    };
+  }
+  const total = rows[0].total;
+  let page: Row[];
+  let hasBefore: boolean, hasAfter: boolean;
+  switch (position.kind) {
+    case "offset":
+      page = rows.slice(0, limit);
+      [hasBefore, hasAfter] = [position.offset > 0, rows.length > limit];
+      break;
+    case "after":
+      page = rows.slice(0, limit);
+      [hasBefore, hasAfter] = [Boolean(rows[0].edge), rows.length > limit];
+      break;
+    case "before":
+      page = rows.slice(0, limit).reverse();
+      [hasBefore, hasAfter] = [rows.length > limit, Boolean(rows[0].edge)];
+      break;
+    case "end": {
+      const size = ((total - 1) % limit) + 1;
+      page = rows.slice(0, size).reverse();
+      [hasBefore, hasAfter] = [total > size, false];
+      break;
+    }
+  }
+  const field = request.sort.field;
+  return {
+    tasks: page.map(toTask),
+    total,
+    hasBefore,
+    hasAfter,
+    firstCursor: cursorOf(field, page[0]),
+    lastCursor: cursorOf(field, page[page.length - 1]),
+  };
+}
+
+function toTask(r: Row): Task {
+  return {
+    id: r.id,
+    title: r.title,
+    description: r.description,
+    status: r.status,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+  };
+}
+
+function cursorOf(field: SortField, row: Row): Cursor {
+  const key = field === "id" ? null : field === "title" || field === "status" ? row[field] : row.k!;
+  return { field, key, id: row.id };
+}
+
+/** A statement ready to run: its text, parameters and name. */
+interface Sql {
+  name: string;
+  text: string;
+  params: unknown[];
+}
+
+/** `created_at` as exact text, for a cursor: microseconds, which the API's own format drops. */
+const exact = (column: string) =>
+  `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24":"MI":"SS.US"Z"')`;
+
+const FLIP = { ">": "<", "<": ">", ">=": "<=", "<=": ">=" } as const;
+type Comparison = keyof typeof FLIP;
+
+/** Builds the page and count statements of one list request; each shape has its own name. */
+class ListStatement {
+  readonly #request: TaskListRequest;
+  /** `user_id = $1`, then the filters, over `#base` ($1 the user, $2 the statuses if any). */
+  readonly #where: string;
+  readonly #base: unknown[];
+  readonly #shape: string;
+  #params: unknown[] = [];
+
+  constructor(userId: number, request: TaskListRequest) {
+    this.#request = request;
+    this.#params = [userId];
+    const { statuses, search } = request.filter;
+    const where = ["user_id = $1"];
+    const shape = [request.sort.field, request.sort.descending ? "desc" : "asc"];
+    if (statuses) {
+      where.push(`status = ANY(${this.#param([...statuses])}::text[])`);
+      shape.push("s");
+    }
+    if (search !== undefined) {
+      const p = this.#param(`%${search.replace(/[\\%_]/g, "\\$&")}%`);
+      where.push(`(title ILIKE ${p} OR description ILIKE ${p})`);
+      shape.push("q");
+    }
+    this.#where = where.join(" AND ");
+    this.#base = this.#params;
+    this.#shape = shape.join("_");
+  }
+
+  /**
+   * The page, nearest rows first: `limit + 1` of them (one more tells whether the list goes on),
+   * or `limit` from the end. Past a cursor, `edge` says whether anything lies on its other side.
+   */
+  page(): Sql {
+    const { position, limit, sort } = this.#request;
+    this.#params = [...this.#base];
+    const columns = [COLUMNS];
+    if (sort.field === "created_at" || sort.field === "updated_at") {
+      columns.push(`${exact(sort.field)} AS k`);
+    }
+    columns.push(`${this.#total()} AS total`);
+    const where = [this.#where];
+    let backwards = false;
+    let tail = "";
+    if (position.kind === "offset") {
+      tail = ` OFFSET ${this.#param(position.offset)}`;
+    } else if (position.kind === "end") {
+      backwards = true;
+    } else {
+      backwards = position.kind === "before";
+      const [past, edge] = this.#cursorConditions(position.cursor, backwards ? "<" : ">");
+      where.push(past);
+      columns.push(`EXISTS (SELECT 1 FROM tasks WHERE ${this.#where} AND ${edge}) AS edge`);
+    }
+    const rows = position.kind === "end" ? limit : limit + 1;
+    return this.#sql(
+      `page_${position.kind}`,
+      `SELECT ${columns.join(", ")} FROM tasks WHERE ${where.join(" AND ")} ` +
+        `ORDER BY ${this.#order(backwards)} LIMIT ${this.#param(rows)}${tail}`,
+    );
+  }
+
+  /** The total, and past a cursor whether rows lie on its other side, without a page. */
+  count(): Sql {
+    const { position } = this.#request;
+    this.#params = [...this.#base];
+    const columns = [`${this.#total()} AS total`];
+    if (position.kind === "after" || position.kind === "before") {
+      const [, edge] = this.#cursorConditions(
+        position.cursor,
+        position.kind === "after" ? ">" : "<",
+      );
+      columns.push(`EXISTS (SELECT 1 FROM tasks WHERE ${this.#where} AND ${edge}) AS edge`);
+    }
+    return this.#sql(`count_${position.kind}`, `SELECT ${columns.join(", ")}`);
+  }
+
+  /** The total: from `task_totals`, or counted when a search is given. */
+  #total(): string {
+    if (this.#request.filter.search !== undefined) {
+      return `(SELECT count(*)::int FROM tasks WHERE ${this.#where})`;
+    }
+    // $2 is the statuses, when given (see the constructor).
+    const sum = this.#request.filter.statuses
+      ? "CASE WHEN 'pending' = ANY($2::text[]) THEN pending ELSE 0 END + " +
+        "CASE WHEN 'in_progress' = ANY($2::text[]) THEN in_progress ELSE 0 END + " +
+        "CASE WHEN 'completed' = ANY($2::text[]) THEN completed ELSE 0 END"
+      : "pending + in_progress + completed";
+    return `coalesce((SELECT ${sum} FROM task_totals WHERE user_id = $1), 0)`;
+  }
+
+  /**
+   * `(key, id)` past the cursor in the sort's order (`>` after it, `<` before it), and the
+   * condition for the other side, the cursor's own row included.
+   */
+  #cursorConditions(cursor: Cursor, past: ">" | "<"): [string, string] {
+    const { field, descending } = this.#request.sort;
+    const id = `${this.#param(cursor.id)}::int`;
+    let left = "id", right = id;
+    if (field !== "id") {
+      const type = field === "created_at" || field === "updated_at" ? "timestamptz" : "text";
+      left = `(${field}, id)`;
+      right = `(${this.#param(cursor.key)}::${type}, ${id})`;
+    }
+    const op = (c: Comparison) => descending ? FLIP[c] : c;
+    const other = past === ">" ? "<=" : ">=";
+    return [`${left} ${op(past)} ${right}`, `${left} ${op(other)} ${right}`];
+  }
+
+  #order(backwards: boolean): string {
+    const { field, descending } = this.#request.sort;
+    const dir = descending !== backwards ? " DESC" : "";
+    // Qualified: a bare created_at would name the output column, the API's text with
+    // milliseconds, and sort by that instead of walking the index.
+    return field === "id" ? `id${dir}` : `tasks.${field}${dir}, id${dir}`;
+  }
+
+  #param(value: unknown): string {
+    this.#params.push(value);
+    return `$${this.#params.length}`;
+  }
+
+  #sql(kind: string, text: string): Sql {
+    return { name: `tasks_list_${kind}_${this.#shape}`, text, params: this.#params };
+  }
+}
