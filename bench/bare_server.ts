@@ -1,7 +1,7 @@
 /**
  * The ceilings the API is compared with: Deno.serve answering `GET /tasks` with no auth and no
  * logging. With `BARE_PG_USER_ID` set, it answers that user's first page from
- * `listTasks` (src/db/tasks.ts) through a node-postgres pool of the API's size, without its
+ * `listTasks` (src/db/task_list.ts) through a node-postgres pool of the API's size, without its
  * per-query timeout: the driver's ceiling (the gap to the API is the app's own cost, the gap to
  * pgbench the driver's and Deno's). Without it, a Hono route answers a fixed page of ten tasks
  * shaped like the API's: the framework's ceiling.
@@ -16,7 +16,7 @@
  */
 import { Hono } from "hono";
 import { openPostgres } from "../src/db/postgres.ts";
-import { listTasks } from "../src/db/tasks.ts";
+import { firstPage, listTasks } from "../src/db/task_list.ts";
 
 const userId = Number(Deno.env.get("BARE_PG_USER_ID") ?? NaN);
 const db = Number.isInteger(userId)
@@ -37,7 +37,7 @@ app.get("/tasks", (c) => c.json(page));
 const handler = db
   ? async (req: Request) => {
     if (req.url.endsWith("/health")) return Response.json({ status: "ok" });
-    const { tasks, total } = await listTasks(db, userId, { limit: 10, offset: 0 });
+    const { tasks, total } = await listTasks(db, userId, firstPage(10));
     return Response.json(tasks, { headers: { "X-Total-Count": String(total) } });
   }
   : app.fetch;

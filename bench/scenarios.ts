@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { insertTask, listTasks } from "../src/db/tasks.ts";
+import { firstPage, listTasks } from "../src/db/task_list.ts";
+import { insertTask } from "../src/db/tasks.ts";
 import {
   type ApiContext,
   type ApiPlan,
@@ -105,7 +106,7 @@ export const API_PLAN: ApiPlan = {
     ...pgbench(
       "get",
       "pgbench, same SQL",
-      (c) => c.sqlOf((q) => listTasks(q, c.users.get.id, { limit: 10, offset: 0 })),
+      (c) => c.sqlOf((q) => listTasks(q, c.users.get.id, firstPage(10))),
     ),
     {
       id: "pgbench_get_split_extended",

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { getLogger } from "@logtape/logtape";
@@ -17,12 +17,15 @@ import type { ServerConfig } from "./config.ts";
 import type { Database } from "./db/database.ts";
 import { DatabaseUnavailableError } from "./db/errors.ts";
 import { AppError } from "./errors.ts";
-import type { AppEnv } from "./http.ts";
-import { errorFields } from "./log.ts";
+import { apiApp, type AppEnv } from "./http.ts";
 import { AllowedMethods } from "./methods.ts";
+import { Metrics, type MetricsSource } from "./metrics.ts";
+import { serveOpenApi } from "./openapi.ts";
 import { guardRequest } from "./request_guard.ts";
-import { Metrics, METRICS_CONTENT_TYPE, type MetricsSource } from "./metrics.ts";
+import { errorFields } from "./log.ts";
 import { authRoutes } from "./routes/auth.ts";
+import { serveDocs } from "./routes/docs.ts";
+import { serveOperations } from "./routes/operations.ts";
 import { taskRoutes } from "./routes/tasks.ts";
 
 /** What {@linkcode createApp} needs. */
@@ -60,7 +63,7 @@ const escapeBraces = (text: string) => text.replaceAll("{", "{{").replaceAll("}"
  * Deno.serve({ port: config.port }, app.fetch);
  * ```
  */
-export function createApp(deps: AppDeps): Hono<AppEnv> {
+export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const { db, config } = deps;
   const clock = deps.clock ?? systemClock;
   const tokens = deps.tokens ?? createTokenService({
@@ -70,7 +73,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     clock,
   });
   const log = getLogger(["taskapi", "http"]);
-  const app = new Hono<AppEnv>();
+  const app = apiApp();
   const metrics = config.metrics ? deps.metrics ?? new Metrics({ db }) : undefined;
   // First, so that it counts and times every answer, errors included.
   if (metrics) app.use(metrics.middleware);
@@ -108,21 +111,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     timeoutMs: config.bodyTimeoutSeconds * 1000,
   }));
 
-  app.get("/health", async (c) => {
-    try {
-      await db.ping();
-    } catch (err) {
-      log.warn("Health check: database unavailable: {error}", errorFields(err));
-      return c.json({ status: "unavailable", message: "Database unavailable" }, 503);
-    }
-    return c.json({ status: "ok" });
-  });
-
-  if (metrics) {
-    app.get("/metrics", async (c) => {
-      return c.body(await metrics.text(), 200, { "Content-Type": METRICS_CONTENT_TYPE });
-    });
-  }
+  // Every route is an OpenAPI route: validated by the zod schemas that also describe it.
+  serveOperations(app, { db, metrics });
 
   const addresses = new ClientAddresses(config.trustedProxies);
   const revocations = new RevocationList(db, clock);
@@ -130,6 +120,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     new HashQueue({ concurrency: config.hashConcurrency, queue: config.hashQueue });
   app.route("/", authRoutes({ db, tokens, config, clock, addresses, revocations, hashing }));
   app.route("/tasks", taskRoutes({ db, tokens, revocations, publicUrl: config.publicUrl }));
+  serveDocs(app);
+  serveOpenApi(app); // after the others: it describes every route registered on app
 
   const allowed = new AllowedMethods(() => app.routes);
   app.notFound((c) => {

@@ -1,11 +1,12 @@
 /**
- * What every route shares: the Hono environment type, reading a JSON body through a zod schema,
- * and the client's address.
+ * What every route shares: the Hono environment types, the app factory whose validation answers
+ * like the rest of the API, reading a JSON body whatever its `Content-Type`, field schemas whose
+ * messages name the field, and the client's address.
  *
  * @module
  */
-import type { Context } from "hono";
-import { z } from "zod";
+import type { Context, MiddlewareHandler } from "hono";
+import { type Hook, OpenAPIHono, z } from "@hono/zod-openapi";
 import { AppError } from "./errors.ts";
 
 /** Hono's environment for this app. `Bindings` is what `Deno.serve` passes as its second argument. */
@@ -15,15 +16,70 @@ export type AppEnv = {
 };
 
 /**
- * Reads the request body as JSON and validates it, whatever the `Content-Type` (curl's `-d` sends
- * form encoding by default). Malformed JSON and invalid fields are a 400 naming the problem.
+ * The environment behind `requireAccessToken`: `c.var.userId` is the caller's id, always set.
+ * {@linkcode protectedApp} is the only way to get an app of this type, so the type and the guard
+ * cannot come apart.
+ */
+export type AuthedEnv = {
+  Bindings: AppEnv["Bindings"];
+  Variables: { requestId: string; userId: number };
+};
+
+/**
+ * Validation failures of a route's zod schemas (body, query, path) thrown as the API's own
+ * errors, so that `app.onError` answers them like any other: a 400 whose `message` is the first
+ * issue's (the schemas word their messages to name the field). A path parameter that does not
+ * fit names nothing that exists: a 404.
+ */
+// deno-lint-ignore no-explicit-any
+export const validationHook: Hook<any, any, any, any> = (result) => {
+  if (result.success) return;
+  const message = result.error.issues[0]?.message ?? "Invalid request";
+  throw result.target === "param" ? AppError.notFound(message) : AppError.badRequest(message);
+};
+
+/**
+ * A new router whose routes are described in the OpenAPI document (`app.openapi(route, handler)`)
+ * and validated by the same zod schemas, failures answering through `app.onError`.
  *
  * @example
  * ```ts
- * const body = await readJson(c, z.strictObject({ title: z.string() }));
+ * const app = apiApp();
+ * app.openapi(healthRoute, (c) => c.json({ status: "ok" }, 200));
  * ```
  */
-export async function readJson<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
+export function apiApp<E extends AppEnv | AuthedEnv = AppEnv>(): OpenAPIHono<E> {
+  return new OpenAPIHono<E>({ defaultHook: validationHook });
+}
+
+/**
+ * A router for routes that need an access token: `guard` (the bearer check) runs before anything
+ * else on every route added to it, and the handlers see `c.var.userId` as a number.
+ *
+ * @example
+ * ```ts
+ * const app = protectedApp(requireAccessToken(tokens));
+ * app.openapi(listRoute, (c) => c.json(list(c.var.userId), 200));
+ * ```
+ */
+export function protectedApp(guard: MiddlewareHandler<AuthedEnv>): OpenAPIHono<AuthedEnv> {
+  const app = apiApp<AuthedEnv>();
+  app.use(guard);
+  return app;
+}
+
+/**
+ * Route middleware: reads the request body as JSON whatever the `Content-Type` (curl's `-d` sends
+ * form encoding by default) and hands it to the route's validator. Malformed JSON is a 400. The
+ * body comes from Hono's cache, where the request guard left it checked; the validator reads only
+ * JSON media types, so the request is re-labelled `application/json`.
+ *
+ * @example
+ * ```ts
+ * const route = createRoute({ method: "post", path: "/", middleware: [jsonBody], ... });
+ * ```
+ */
+export const jsonBody: MiddlewareHandler = async (c, next) => {
   let data: unknown;
   try {
     data = JSON.parse(await c.req.text());
@@ -31,22 +87,37 @@ export async function readJson<T>(c: Context, schema: z.ZodType<T>): Promise<T> 
     if (!(err instanceof SyntaxError)) throw err;
     throw AppError.badRequest("Malformed JSON in request body");
   }
-  const result = schema.safeParse(data);
-  if (result.success) return result.data;
-  throw AppError.badRequest(describeIssue(result.error.issues[0], schema));
-}
-
-function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType): string {
-  if (issue.path.length === 0) {
-    const allowed = "shape" in schema ? Object.keys(schema.shape as object).join(", ") : "";
-    if (issue.code === "unrecognized_keys") {
-      const names = issue.keys.map((k) => `"${k}"`).join(", ");
-      const plural = issue.keys.length > 1 ? "s" : "";
-      return `Unknown field${plural} ${names} (allowed: ${allowed})`;
-    }
-    if (issue.code === "invalid_type") return "Request body must be a JSON object";
+  c.req.bodyCache.json = Promise.resolve(data);
+  const raw = c.req.raw;
+  if (raw.headers.get("Content-Type") !== "application/json") {
+    // The body is read (and cached): a new request needs only the headers.
+    const headers = new Headers(raw.headers);
+    headers.set("Content-Type", "application/json");
+    c.req.raw = new Request(raw.url, { method: raw.method, headers, signal: raw.signal });
   }
-  return issue.message;
+  await next();
+};
+
+/**
+ * A JSON object with exactly these fields: an unknown one is refused by name (a typo such as
+ * "tilte" should not look like success), anything but an object is refused as such.
+ *
+ * @example
+ * ```ts
+ * const body = jsonObject({ title: textField("title", { min: 1, max: 200 }) });
+ * ```
+ */
+export function jsonObject<S extends z.ZodRawShape>(shape: S): z.ZodObject<S, z.core.$strict> {
+  const allowed = Object.keys(shape).join(", ");
+  return z.strictObject(shape, {
+    error: (issue) => {
+      if (issue.code === "unrecognized_keys") {
+        const names = issue.keys.map((k) => `"${k}"`).join(", ");
+        return `Unknown field${issue.keys.length > 1 ? "s" : ""} ${names} (allowed: ${allowed})`;
+      }
+      if (issue.code === "invalid_type") return "Request body must be a JSON object";
+    },
+  });
 }
 
 /**
@@ -103,7 +174,8 @@ export function safeString(name: string): z.ZodString {
 /**
  * A required string field whose length, counted in characters (code points, as PostgreSQL counts
  * them, so an emoji is one), is within `min` and `max`, and that PostgreSQL can store (no NUL, no
- * lone surrogate).
+ * lone surrogate). JSON Schema's `minLength` and `maxLength` count code points too, so the OpenAPI
+ * document states the same limits.
  *
  * @example
  * ```ts
@@ -117,7 +189,8 @@ export function textField(name: string, limits: { min: number; max: number }): z
     : `${name} must be at least ${limits.min} characters`;
   return safeString(name)
     .refine((s) => s.length >= limits.min && length(s) >= limits.min, short)
-    .refine((s) => length(s) <= limits.max, `${name} must be at most ${limits.max} characters`);
+    .refine((s) => length(s) <= limits.max, `${name} must be at most ${limits.max} characters`)
+    .openapi({ minLength: limits.min, maxLength: limits.max });
 }
 
 /**
@@ -157,6 +230,8 @@ export function usernameField(): z.ZodString {
       `username ${
         JSON.stringify(String(issue.input).slice(0, 60))
       } is invalid: use 3 to 50 letters, digits, "_", "." or "-"`,
+  }).openapi({
+    description: "3 to 50 letters, digits, `_`, `.` or `-`; one account per name in any case",
   });
 }
 
@@ -183,7 +258,7 @@ export function loginNameField(): z.ZodPipe<z.ZodString, z.ZodTransform<string, 
  * const peer = clientAddress(c); // "192.0.2.1"
  * ```
  */
-export function clientAddress(c: Context<AppEnv>): string {
+export function clientAddress(c: Context<AppEnv> | Context<AuthedEnv>): string {
   const addr = c.env?.remoteAddr;
   return addr && "hostname" in addr ? addr.hostname : "unknown";
 }

@@ -127,18 +127,26 @@ test("a foreign Host never reaches Link: references are relative", async (api) =
   assert.equal(res.status, 200);
   const link = res.headers.get("Link") ?? "";
   assert.doesNotMatch(link, /evil/);
-  assert.equal(
-    link,
-    '</tasks?page=1&per_page=1>; rel="first", </tasks?page=1&per_page=1>; rel="prev", ' +
-      '</tasks?page=3&per_page=1>; rel="next", </tasks?page=3&per_page=1>; rel="last"',
-  );
+  const parts = link.split(", ");
+  assert.deepEqual(parts.map((p) => /rel="(\w+)"$/.exec(p)?.[1]), [
+    "first",
+    "prev",
+    "next",
+    "last",
+  ]);
+  for (const part of parts) {
+    assert.match(part, /^<\/tasks\?per_page=1(&(after|before)=[\w-]+)?>; rel="\w+"$/);
+  }
   // With PUBLIC_URL the references are absolute, on that URL.
   const config = testConfig({ publicUrl: "https://api.example.com/v1" });
   const app = createApp({ db: api.db, config, clock: api.clock.now });
   const pub = await app.request("http://evil.example/tasks?per_page=2", {
     headers: { Authorization: `Bearer ${token}` },
   });
-  assert.match(pub.headers.get("Link") ?? "", /^<https:\/\/api\.example\.com\/v1\/tasks\?page=1&/);
+  assert.match(
+    pub.headers.get("Link") ?? "",
+    /^<https:\/\/api\.example\.com\/v1\/tasks\?per_page=2>; rel="first"/,
+  );
 });
 
 test("a malformed Host is a 400, whatever the route", async (api) => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { insertTask } from "../src/db/tasks.ts";
+import { encodeCursor } from "../src/pagination.ts";
 import { apiSuite, type TestApi } from "./api_helpers.ts";
 
 // One app and database for the whole file: opening an embedded database costs a second or two.
@@ -19,19 +20,18 @@ async function seed(api: TestApi, userToken: string, n: number): Promise<number[
   return ids;
 }
 
-function links(header: string | null): Record<string, { page: number; perPage: number }> {
-  const out: Record<string, { page: number; perPage: number }> = {};
+/** The `Link` header's targets by relation: relative references, never built from `Host`. */
+function links(header: string | null): Record<string, string> {
+  const out: Record<string, string> = {};
   for (const part of (header ?? "").split(", ")) {
-    const m = /^<([^>]+)>; rel="(\w+)"$/.exec(part);
+    const m = /^<(\/tasks\?[^>]+)>; rel="(\w+)"$/.exec(part);
     assert.ok(m, `bad Link part: ${part}`);
-    const url = new URL(m[1], "http://localhost");
-    out[m[2]] = {
-      page: Number(url.searchParams.get("page")),
-      perPage: Number(url.searchParams.get("per_page")),
-    };
+    out[m[2]] = m[1];
   }
   return out;
 }
+
+const ids = (res: { body: { id: number }[] }) => res.body.map((t) => t.id);
 
 test("the eight Postman steps, end to end", async (api) => {
   const body = {
@@ -237,55 +237,68 @@ test("tasks: two users cannot see or touch each other's tasks", async (api) => {
 });
 
 for (const total of [0, 1, 5, 23]) {
-  test(`pagination: ${total} tasks, 5 per page`, async (api) => {
+  test(`pagination: ${total} tasks, 5 per page, by page number and by Link`, async (api) => {
     const { token } = await api.newUser();
-    const ids = total > 0 ? await seed(api, token, total) : [];
+    const all = total > 0 ? await seed(api, token, total) : [];
     const last = Math.max(1, Math.ceil(total / 5));
-    const seen: number[] = [];
+    const pages: number[][] = [];
     for (let page = 1; page <= last + 1; page++) {
       const res = await api.call("GET", `/tasks?page=${page}&per_page=5`, { token });
       assert.equal(res.status, 200);
       assert.equal(res.headers.get("X-Total-Count"), String(total));
-      const expected = ids.slice((page - 1) * 5, page * 5);
-      assert.deepEqual(res.body.map((t: { id: number }) => t.id), expected, `page ${page}`);
-      seen.push(...expected);
+      const expected = all.slice((page - 1) * 5, page * 5);
+      assert.deepEqual(ids(res), expected, `page ${page}`);
+      if (page <= last) pages.push(expected);
       const rel = links(res.headers.get("Link"));
-      assert.deepEqual(rel.first, { page: 1, perPage: 5 });
-      assert.deepEqual(rel.last, { page: last, perPage: 5 });
-      assert.deepEqual(rel.prev, page > 1 ? { page: page - 1, perPage: 5 } : undefined);
-      assert.deepEqual(rel.next, page < last ? { page: page + 1, perPage: 5 } : undefined);
+      assert.equal(rel.first, "/tasks?per_page=5");
+      assert.equal(rel.last, "/tasks?per_page=5&before=end");
+      assert.equal(rel.prev !== undefined, page > 1, `prev on page ${page}`);
+      assert.equal(rel.next !== undefined, page < last, `next on page ${page}`);
     }
-    assert.deepEqual(seen, ids);
+    // Following next from the first page, and prev from the last, meets the same pages.
+    const walk = async (from: string, rel: "next" | "prev") => {
+      const seen: number[][] = [];
+      for (let url: string | undefined = from; url;) {
+        const res = await api.call("GET", url, { token });
+        assert.equal(res.headers.get("X-Total-Count"), String(total));
+        seen.push(ids(res));
+        url = links(res.headers.get("Link"))[rel];
+      }
+      return seen;
+    };
+    assert.deepEqual(await walk("/tasks?per_page=5", "next"), pages);
+    assert.deepEqual(await walk("/tasks?per_page=5&before=end", "prev"), pages.toReversed());
   });
 }
 
 test("pagination: defaults to 10 per page, at most 100, ordered by id", async (api) => {
   const { token } = await api.newUser();
-  const ids = await seed(api, token, 12);
+  const all = await seed(api, token, 12);
   const first = await api.call("GET", "/tasks", { token });
-  assert.deepEqual(first.body.map((t: { id: number }) => t.id), ids.slice(0, 10));
+  assert.deepEqual(ids(first), all.slice(0, 10));
   const rel = links(first.headers.get("Link"));
-  assert.deepEqual(rel.next, { page: 2, perPage: 10 });
-  assert.deepEqual(rel.last, { page: 2, perPage: 10 });
-  const all = await api.call("GET", "/tasks?per_page=100", { token });
-  assert.deepEqual(all.body.map((t: { id: number }) => t.id), ids);
+  assert.deepEqual(ids(await api.call("GET", rel.next, { token })), all.slice(10));
+  assert.deepEqual(ids(await api.call("GET", rel.last, { token })), all.slice(10));
+  assert.deepEqual(ids(await api.call("GET", "/tasks?per_page=100", { token })), all);
   const far = await api.call("GET", "/tasks?page=900719925474099&per_page=100", { token });
   assert.deepEqual([far.status, far.body, far.headers.get("X-Total-Count")], [200, [], "12"]);
+  // An empty page past the end leads back to the last page.
+  assert.equal(links(far.headers.get("Link")).prev, "/tasks?per_page=100&before=end");
 });
 
 test("pagination: the exact Link header for page 2 of 23", async (api) => {
   const { token } = await api.newUser();
-  await seed(api, token, 23);
+  const all = await seed(api, token, 23);
   const res = await api.call("GET", "/tasks?page=2&per_page=5", { token });
   // Relative references: the request's Host never reaches a link.
-  const base = "/tasks";
+  const cursor = (id: number) => encodeCursor({ field: "id", key: null, id });
   assert.equal(
     res.headers.get("Link"),
     [
-      `<${base}?page=1&per_page=5>; rel="first"`,
-      `<${base}?page=1&per_page=5>; rel="prev"`,
-      `<${base}?page=3&per_page=5>; rel="next"`,
-      `<${base}?page=5&per_page=5>; rel="last"`,
+      `</tasks?per_page=5>; rel="first"`,
+      `</tasks?per_page=5&before=${cursor(all[5])}>; rel="prev"`,
+      `</tasks?per_page=5&after=${cursor(all[9])}>; rel="next"`,
+      `</tasks?per_page=5&before=end>; rel="last"`,
     ].join(", "),
   );
 });

@@ -14,7 +14,7 @@ type Counts = Record<TaskStatus, number>;
 
 async function newUser(db: Database): Promise<number> {
   const [{ id }] = await db.query<{ id: number }>(
-    "INSERT INTO users (username, password_hash) VALUES ($1, 'x') RETURNING id",
+    "INSERT INTO users (username, username_key, password_hash) VALUES ($1, $1, 'x') RETURNING id",
     [uniqueName("totals")],
   );
   return id;

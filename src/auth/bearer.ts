@@ -7,7 +7,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { AppError } from "../errors.ts";
 import type { Queryable } from "../db/database.ts";
 import { userExists } from "../db/logins.ts";
-import type { AppEnv } from "../http.ts";
+import type { AuthedEnv } from "../http.ts";
 import { hasEndpoint } from "../methods.ts";
 import type { RevocationList } from "./revocations.ts";
 import type { TokenService } from "./tokens.ts";
@@ -46,13 +46,16 @@ export interface AccessDeps {
  * list, a reference to a row that is gone) confirms that the user still exists, so even then a
  * deleted user gets a 401 and not an empty success. That costs a query on those answers only.
  *
+ * Routes behind it are built with `protectedApp`, whose type says `userId` is set: a request
+ * that reaches a handler has passed the check.
+ *
  * @example
  * ```ts
- * app.use("/tasks/*", requireAccessToken({ db, tokens, revocations }));
- * app.get("/tasks", (c) => c.json({ me: c.get("userId") }));
+ * const app = protectedApp(requireAccessToken({ db, tokens, revocations }));
+ * app.get("/", (c) => c.json({ me: c.var.userId }));
  * ```
  */
-export function requireAccessToken(deps: AccessDeps): MiddlewareHandler<AppEnv> {
+export function requireAccessToken(deps: AccessDeps): MiddlewareHandler<AuthedEnv> {
   return async function requireAccessToken(c, next) {
     if (!hasEndpoint(c)) return await next();
     const claims = await deps.tokens.verify(bearerToken(c), "access");

@@ -72,6 +72,23 @@ export interface TaskListPage {
   lastCursor?: Cursor;
 }
 
+/**
+ * What a plain `GET /tasks?per_page=N` asks for: every task in id order, from the start.
+ *
+ * @example
+ * ```ts
+ * const { tasks, total } = await listTasks(db, userId, firstPage(10));
+ * ```
+ */
+export function firstPage(limit: number): TaskListRequest {
+  return {
+    filter: {},
+    sort: { field: "id", descending: false },
+    limit,
+    position: { kind: "offset", offset: 0 },
+  };
+}
+
 type Row = Task & { k?: string; total: number; edge?: boolean };
 
 // ids are int4: no user has 2^31 tasks, so a larger offset is past the end without asking.
