@@ -1,21 +1,27 @@
 /**
- * `GET /docs`: Swagger UI over `/openapi.json`, every script, style and image served from the
+ * `GET /docs`: Swagger UI over `/openapi.json`, its script and style served from the
  * `swagger-ui-dist` npm package by this server. The page asks nothing of any other host (its
  * Content-Security-Policy says so to the browser too), so it works with no internet.
  *
  * @module
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import swaggerUiDir from "swagger-ui-dist/absolute-path.js";
 import type { AppEnv } from "../http.ts";
 import { errorResponse } from "../openapi.ts";
 
-/** The files of swagger-ui-dist the page uses, and their media types. */
+/**
+ * The files of swagger-ui-dist the page uses, imported as text on first use: the module graph,
+ * and so a `deno compile`d binary, carries them; nothing is read from disk or fetched.
+ */
 const ASSETS = {
-  "swagger-ui.css": "text/css; charset=utf-8",
-  "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
-  "favicon-32x32.png": "image/png",
-  "favicon-16x16.png": "image/png",
+  "swagger-ui.css": {
+    type: "text/css; charset=utf-8",
+    load: () => import("swagger-ui-dist/swagger-ui.css", { with: { type: "text" } }),
+  },
+  "swagger-ui-bundle.js": {
+    type: "text/javascript; charset=utf-8",
+    load: () => import("swagger-ui-dist/swagger-ui-bundle.js", { with: { type: "text" } }),
+  },
 } as const;
 type Asset = keyof typeof ASSETS;
 
@@ -27,8 +33,7 @@ const PAGE = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Task API</title>
 <link rel="stylesheet" href="docs/swagger-ui.css">
-<link rel="icon" type="image/png" href="docs/favicon-32x32.png" sizes="32x32">
-<link rel="icon" type="image/png" href="docs/favicon-16x16.png" sizes="16x16">
+<link rel="icon" href="data:,">
 </head>
 <body>
 <div id="swagger-ui"></div>
@@ -93,23 +98,11 @@ const assetRoute = createRoute({
       content: {
         "text/css": { schema: z.string().openapi({ example: ".swagger-ui{…}" }) },
         "text/javascript": { schema: z.string().openapi({ example: "window.ui = …" }) },
-        "image/png": { schema: z.string().openapi({ format: "binary", example: "…" }) },
       },
     },
     404: errorResponse("No such file", 'Not found: "swagger-ui.js"'),
   },
 });
-
-/** The package's files, read once on first use. */
-const files = new Map<Asset, Promise<Uint8Array<ArrayBuffer>>>();
-function read(file: Asset): Promise<Uint8Array<ArrayBuffer>> {
-  let bytes = files.get(file);
-  if (!bytes) {
-    bytes = Deno.readFile(`${swaggerUiDir()}/${file}`);
-    files.set(file, bytes);
-  }
-  return bytes;
-}
 
 /**
  * Adds `GET /docs` and its files to `app`.
@@ -130,7 +123,7 @@ export function serveDocs(app: OpenAPIHono<AppEnv>): void {
     if (file === "init.js") {
       return c.body(INIT, 200, { ...headers, "Content-Type": "text/javascript; charset=utf-8" });
     }
-    const bytes = await read(file);
-    return c.body(bytes, 200, { ...headers, "Content-Type": ASSETS[file] });
+    const { default: text } = await ASSETS[file].load();
+    return c.body(text, 200, { ...headers, "Content-Type": ASSETS[file].type });
   });
 }
