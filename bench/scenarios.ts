@@ -57,6 +57,51 @@ const pgbench = (what: string, label: string, script: (c: ApiContext) => Promise
     pgbench: { protocol, script },
   }));
 
+/**
+ * Lists that cost the same at 10,000 tasks as at 100 (issue 10): the plain first page, the last
+ * page (`before=end`, what `Link`'s `last` says) and a filtered, searched, sorted page, for users
+ * with 100 and 10,000 tasks (seeded titles "Task N", so `q=7` matches about a third of them).
+ * `page=1000` is the last page by OFFSET, kept to show what the cursor saves.
+ */
+const LIST_PAGES = {
+  plain: ["`GET /tasks?per_page=10`", "/tasks?per_page=10"],
+  last: ["last page (`before=end`)", "/tasks?per_page=10&before=end"],
+  filtered: [
+    "`status=completed&sort=-created_at&q=7`",
+    "/tasks?status=completed&sort=-created_at&q=7&per_page=10",
+  ],
+} as const;
+const LIST_SCENARIOS: ApiScenario[] = [
+  ...(["list100", "list10k"] as const).flatMap((user) =>
+    Object.entries(LIST_PAGES).map(([page, [label, path]]) =>
+      wrk(
+        `${user}_${page}`,
+        `API ${label}, ${user === "list100" ? "100" : "10,000"} tasks`,
+        { server: "api", path, user },
+      )
+    )
+  ),
+  wrk("list10k_offset_last", "API last page by `page=1000` (OFFSET 9990), 10,000 tasks", {
+    server: "api",
+    path: "/tasks?per_page=10&page=1000",
+    user: "list10k",
+  }, true),
+];
+const LIST_RATIOS = [
+  ...(["list100", "list10k"] as const).flatMap((user) =>
+    Object.keys(LIST_PAGES).filter((page) => `${user}_${page}` !== "list100_plain").map((page) => ({
+      label: `list: ${page}, ${user === "list100" ? "100" : "10,000"} tasks ÷ plain, 100 tasks`,
+      of: `${user}_${page}`,
+      to: "list100_plain",
+    }))
+  ),
+  {
+    label: "list: page=1000 by OFFSET ÷ plain, 100 tasks",
+    of: "list10k_offset_last",
+    to: "list100_plain",
+  },
+];
+
 export const API_PLAN: ApiPlan = {
   servers: {
     api: { args: ["cli.ts", "serve"], env: () => API_ENV },
@@ -73,8 +118,15 @@ export const API_PLAN: ApiPlan = {
       env: (c) => ({ BARE_PG_USER_ID: `${c.users.get.id}` }),
     },
   },
-  users: { get: { tasks: 1000 }, post: { tasks: 0 }, login: { tasks: 0 } },
+  users: {
+    get: { tasks: 1000 },
+    post: { tasks: 0 },
+    login: { tasks: 0 },
+    list100: { tasks: 100 },
+    list10k: { tasks: 10_000 },
+  },
   scenarios: [
+    ...LIST_SCENARIOS,
     wrk("api_get", "API `GET /tasks?page=1&per_page=10` (1,000 tasks)", {
       server: "api",
       path: "/tasks?page=1&per_page=10",
@@ -143,6 +195,7 @@ export const API_PLAN: ApiPlan = {
     }, true),
   ],
   ratios: [
+    ...LIST_RATIOS,
     { label: "API GET, WORKERS=2 ÷ WORKERS=1", of: "api_get_workers2", to: "api_get" },
     { label: "API GET, unnamed ÷ named statements (direct)", of: "api_get_unnamed", to: "api_get" },
     {
@@ -211,6 +264,21 @@ export const LOADER_PLAN: LoaderPlan = {
   ],
 };
 
+/** Issue 10's goal: every list page ≥ 0.8 × the plain page of the user with 100 tasks. */
+const LIST_TARGETS: Target[] = LIST_RATIOS.filter((r) => r.of !== "list10k_offset_last").map((
+  r,
+) => ({
+  figure: () => r.label,
+  bar: "—",
+  goal: "≥ 0.8",
+  measure: (f) => {
+    const v = ratioOf(f.api?.ratios, r.of, r.to);
+    return v === undefined || !Number.isFinite(v)
+      ? undefined
+      : { shown: fmt(v), bar: true, goal: v >= 0.8 };
+  },
+}));
+
 /** A target: its bar and goal, and how to read the measured value from the figures. */
 export interface Target {
   figure(f: Figures): string;
@@ -278,4 +346,5 @@ export const TARGETS: Target[] = [
         : { shown: fmtMs(p99), bar: p99 <= 50, goal: p99 <= 10 };
     },
   },
+  ...LIST_TARGETS,
 ];
