@@ -59,10 +59,16 @@ Options:
   --encoding NAME       input encoding: utf-8 (default), latin1, windows-1252, ...
   --delimiter C         field delimiter (default: sniffed from , ; tab |); "tab" for a tab
   --sample N            records read to infer the schema (default ${DEFAULT_SAMPLE})
+  --skip-lines N        lines above the header to skip (default: detected, see below); 0: none
+  --comment C           drop every line that starts with C (for example "#")
   --max-rejects N|R     stop (exit 1) when more than N rows, or a share R (0.05, 5%), are rejected
   --summary-json FILE   also write the summary as JSON
   --quiet               no progress display
   -h, --help            this help
+
+Preamble: title lines and notes above the header (lines that start with "#", or hold a single
+field) are detected and skipped; the summary says how many. _line in the rejects file stays the
+physical line number in FILE.
 
 Column types: ${COLUMN_TYPES.join(", ")}.
 Date formats: a date, timestamp or timestamptz column may give a "format" in the schema, such as
@@ -82,6 +88,8 @@ Options:
   --encoding NAME       input encoding: utf-8 (default), latin1, ...
   --delimiter C         field delimiter (default: sniffed from , ; tab |); "tab" for a tab
   --sample N            records read to infer the schema (default ${DEFAULT_SAMPLE})
+  --skip-lines N        lines above the header to skip (default: detected); 0: none
+  --comment C           drop every line that starts with C (for example "#")
   -h, --help            this help`;
 
 const SERVE_HELP = `Usage: deno run -A cli.ts serve
@@ -111,6 +119,8 @@ const INGEST_FLAGS = {
   encoding: { type: "string" },
   delimiter: { type: "string" },
   sample: { type: "string" },
+  "skip-lines": { type: "string" },
+  comment: { type: "string" },
   "max-rejects": { type: "string" },
   "summary-json": { type: "string" },
   quiet: { type: "boolean" },
@@ -122,6 +132,8 @@ const INFER_FLAGS = {
   encoding: { type: "string" },
   delimiter: { type: "string" },
   sample: { type: "string" },
+  "skip-lines": { type: "string" },
+  comment: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -168,6 +180,14 @@ function wholeNumber(flag: string, raw: string | undefined): number | undefined 
   if (raw === undefined) return undefined;
   if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) {
     throw new UsageError(`--${flag} must be a whole number, 1 or more, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+function countFrom(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw.trim())) {
+    throw new UsageError(`--${flag} must be a whole number, 0 or more, got "${raw}"`);
   }
   return Number(raw);
 }
@@ -220,6 +240,8 @@ async function inferCommand(args: string[]): Promise<number> {
     encoding: values.encoding,
     delimiter: delimiterFrom(values.delimiter),
     sample: wholeNumber("sample", values.sample),
+    skipLines: countFrom("skip-lines", values["skip-lines"]),
+    comment: values.comment,
     // Notes go to stderr: stdout stays the schema JSON, ready to save and edit.
     onNote: (note) => console.error(`note: ${note}`),
   });
@@ -264,6 +286,8 @@ async function ingestCommand(args: string[]): Promise<number> {
     encoding: values.encoding,
     delimiter: delimiterFrom(values.delimiter),
     sample: wholeNumber("sample", values.sample),
+    skipLines: countFrom("skip-lines", values["skip-lines"]),
+    comment: values.comment,
     maxRejects: values["max-rejects"] === undefined
       ? undefined
       : parseMaxRejects(values["max-rejects"]),

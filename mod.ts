@@ -113,4 +113,9 @@ export {
   readSchemaFile,
   type Schema,
 } from "./src/etl/schema.ts";
-export { formatSummary, type IngestSummary, type Progress } from "./src/etl/summary.ts";
+export {
+  formatSummary,
+  type IngestSummary,
+  type Progress,
+  type WideningNote,
+} from "./src/etl/summary.ts";

@@ -122,6 +122,8 @@ Deno.test("cli: --help for each command, exit 0", async () => {
       "--max-rejects",
       "--quiet",
       "--summary-json",
+      "--skip-lines",
+      "--comment",
     ]
   ) assert.ok(ingestHelp.stdout.includes(flag), flag);
   const inferHelp = await cliBare(["infer", "--help"]);

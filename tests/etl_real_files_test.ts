@@ -20,10 +20,10 @@ const REAL = new URL("./fixtures/real/", import.meta.url).pathname;
 
 /** Loads a real file with no flags into a new table; returns the table and the summary. */
 async function load(tdb: TestDb, dir: string, name: string) {
-  const table = uniqueName(name.replace(/\W/g, "_"));
+  const table = uniqueName(name.replace(/\W/g, "_").toLowerCase());
   const r = await ingest({
     db: tdb.db,
-    file: `${REAL}${name}.csv`,
+    file: `${REAL}${/\.\w+$/.test(name) ? name : `${name}.csv`}`,
     table,
     rejectsPath: `${dir}/${table}.rejects.csv`,
   });
@@ -149,6 +149,59 @@ Deno.test("real files load with no flags, matching counts and sums computed inde
           ),
           // over the rows with 8 fields: sum(int(r[0])), min(r[4]), max(r[7])
           { versions: 70, first: "2013-05-04", last: "2035-06-30" },
+        );
+      },
+    );
+
+    await t.step("matplotlib Stocks.csv: a '# Data source' line above the header", async () => {
+      // The file of issue 9: it loaded none of its 524 rows when the comment was taken for the
+      // header.
+      const { table, summary } = await load(tdb, dir.path, "matplotlib-Stocks");
+      assert.equal(summary.preamble_lines, 1);
+      assert.equal(summary.rows_loaded, 524); // len(rows[2:])
+      assert.equal(summary.rows_rejected, 0);
+      assert.deepEqual(
+        await one(
+          `SELECT sum(ibm)::text AS ibm, count(amzn)::int AS amzn, count(googl)::int AS googl,
+                  sum(gspc)::text AS gspc, min(date)::text AS first, max(date)::text AS last
+           FROM "${table}"`,
+        ),
+        // rows = rows[2:] (below the comment and the header): sum(Decimal(r[1])), sum(r[5] != ""),
+        // sum(r[7] != ""), sum(Decimal(r[9])), min/max of r[0]
+        {
+          ibm: "26622.8245081901550735",
+          amzn: 302,
+          googl: 215,
+          gspc: "576707.41970825195320",
+          first: "1990-01-01",
+          last: "2022-06-28",
+        },
+      );
+    });
+
+    await t.step(
+      "gnuplot immigration.dat: two # lines, tab-separated, '-' for missing, a trailing tab",
+      async () => {
+        const { table, summary } = await load(tdb, dir.path, "gnuplot-immigration.dat");
+        assert.equal(summary.preamble_lines, 2);
+        assert.equal(summary.rows_loaded, 8); // len(rows[3:]) with delimiter="\t"
+        assert.deepEqual(
+          await one(
+            `SELECT sum(austria)::int AS austria, sum(germany)::int AS germany,
+                  sum(total)::int AS total, count(*) FILTER (WHERE czechoslovakia IS NULL)::int AS cz,
+                  max(region) AS last, count(column_25)::int AS trailing
+           FROM "${table}"`,
+          ),
+          // sum(int(r[1])), sum(int(r[7])), sum(int(r[23])), sum(r[4] == "-"), max(r[0]); the
+          // header's trailing tab makes a 25th field, empty in every row
+          {
+            austria: 1504957,
+            germany: 2441994,
+            total: 20999521,
+            cz: 2,
+            last: "1961-1970",
+            trailing: 0,
+          },
         );
       },
     );

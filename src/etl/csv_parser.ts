@@ -46,6 +46,18 @@ export interface CsvParserOptions {
    * @default {64 * 1024 * 1024}
    */
   maxRecordBytes?: number;
+  /**
+   * Physical lines dropped before the first record, whatever they hold (a preamble above the
+   * header). They still count as lines.
+   * @default {0}
+   */
+  skipLines?: number;
+  /**
+   * Lines that start with this text (where a record would start) are dropped; they still count
+   * as lines.
+   * @default {none}
+   */
+  comment?: string;
 }
 
 /**
@@ -90,6 +102,13 @@ export class CsvParser {
   #extraLines = 0;
   #flags = 0;
   #recordDone = false;
+  /** Preamble lines still to drop. */
+  #skipLeft: number;
+  /** The comment prefix's bytes, and its first byte (-1: no comment prefix). */
+  readonly #comment: Uint8Array;
+  readonly #commentByte: number;
+  /** Comment lines dropped so far. */
+  commentLines = 0;
 
   constructor(options: CsvParserOptions, onRecord: RecordHandler) {
     if ([...options.delimiter].length !== 1) {
@@ -100,6 +119,9 @@ export class CsvParser {
     this.#hi = Math.max(this.#dc, LF);
     this.onRecord = onRecord;
     this.#maxRecordBytes = options.maxRecordBytes ?? 64 * 1024 * 1024;
+    this.#skipLeft = options.skipLines ?? 0;
+    this.#comment = encoder.encode(options.comment ?? "");
+    this.#commentByte = this.#comment.length ? this.#comment[0] : -1;
   }
 
   /** The line where the next (not yet complete) record starts. */
@@ -215,6 +237,15 @@ export class CsvParser {
         break;
       }
       const recStart = p;
+      if (this.#skipLeft > 0 || b[p] === this.#commentByte) {
+        const next = this.#dropLine(p, len, final);
+        if (next < 0) break outer;
+        if (next > p) {
+          p = next;
+          line++;
+          continue;
+        }
+      }
       // Blank lines are not records (a trailing newline at EOF is common), but they count.
       const blank = b[p] === LF ? 1 : b[p] === CR && p + 1 < len && b[p + 1] === LF ? 2 : 0;
       if (blank > 0) {
@@ -291,6 +322,28 @@ export class CsvParser {
     }
     this.#line = line;
     return p > len ? len : p;
+  }
+
+  /**
+   * At a line start `p` that is a preamble line still to skip, or may be a comment: where the
+   * next line starts once this one is dropped; `p` when it is not to be dropped after all (a
+   * record that only starts like the comment prefix); -1 when the bytes there are do not tell
+   * yet (the line's end, or the whole prefix, is in the next chunk).
+   */
+  #dropLine(p: number, len: number, final: boolean): number {
+    const b = this.#buf;
+    if (this.#skipLeft === 0) {
+      const c = this.#comment;
+      if (p + c.length > len) return final ? p : -1;
+      for (let k = 1; k < c.length; k++) if (b[p + k] !== c[k]) return p;
+    }
+    const lf = b.indexOf(LF, p);
+    if (lf === -1 || lf >= len) {
+      if (!final) return -1;
+    }
+    if (this.#skipLeft > 0) this.#skipLeft--;
+    else this.commentLines++;
+    return lf === -1 || lf >= len ? len : lf + 1;
   }
 
   /**

@@ -19,7 +19,7 @@ import { CsvParser, type CsvRecord, type RecordHandler } from "./csv_parser.ts";
 import { checkEncoding, ChunkDecoder, countNewlines } from "./decoding.ts";
 import { InputError, UsageError } from "../errors.ts";
 import { type ByteInput, openInput } from "./input.ts";
-import { sniffDelimiter } from "./sniff.ts";
+import { findHeader, sniffDelimiter } from "./sniff.ts";
 
 /** Options for {@linkcode CsvSource.open}. */
 export interface CsvSourceOptions {
@@ -46,6 +46,17 @@ export interface CsvSourceOptions {
    * @default {64 * 1024 * 1024}
    */
   maxRecordBytes?: number;
+  /**
+   * Physical lines before the header (a preamble), forced; 0 reads the header from the first
+   * line.
+   * @default {detected: title lines and `#` comments above the header (see `findHeader`)}
+   */
+  skipLines?: number;
+  /**
+   * Lines that start with this are dropped wherever they are (they still count as lines).
+   * @default {none}
+   */
+  comment?: string;
 }
 
 function checkDelimiter(d: string | undefined): void {
@@ -71,7 +82,12 @@ interface SourceSettings {
   delimiter: string | undefined;
   chunkSize: number;
   maxRecordBytes: number | undefined;
+  skipLines: number | undefined;
+  comment: string | undefined;
 }
+
+/** Bytes at the start of the input in which the header is looked for (see `findHeader`). */
+const HEAD_BYTES = 64 << 10;
 
 /**
  * Early records handed over between two checks of the consumer's back-pressure: about as many
@@ -93,6 +109,9 @@ export class CsvSource implements Disposable {
   #early: EarlyRecord[] = [];
   #header: string[] | undefined;
   #delimiter = ",";
+  /** The input's first bytes, gathered until the header can be looked for in them. */
+  #head: Uint8Array | undefined = new Uint8Array(0);
+  #preambleLines = 0;
   #stopped = false;
   #done = false;
 
@@ -116,8 +135,11 @@ export class CsvSource implements Disposable {
       delimiter: options.delimiter,
       chunkSize: options.chunkSize ?? (64 << 10),
       maxRecordBytes: options.maxRecordBytes,
+      skipLines: options.skipLines,
+      comment: options.comment,
     };
     checkDelimiter(options.delimiter);
+    checkComment(options.comment);
     return await CsvSource.#start(await openInput(options.path), settings);
   }
 
@@ -143,6 +165,16 @@ export class CsvSource implements Disposable {
   /** The delimiter given, or sniffed from the header line. */
   get delimiter(): string {
     return this.#delimiter;
+  }
+
+  /** Physical lines skipped before the header: a preamble (title lines, comments). */
+  get preambleLines(): number {
+    return this.#preambleLines;
+  }
+
+  /** Comment lines dropped so far (see {@linkcode CsvSourceOptions.comment}). */
+  get commentLines(): number {
+    return this.#parser?.commentLines ?? 0;
   }
 
   /** What the input is called in messages. */
@@ -186,6 +218,7 @@ export class CsvSource implements Disposable {
     using again = await CsvSource.#start(await this.#input.reopen(), {
       ...this.#settings,
       delimiter: this.delimiter,
+      skipLines: this.#preambleLines,
     });
     await again.stream((record, line) => {
       if (wanted.has(line)) found.set(line, record.strings());
@@ -271,8 +304,18 @@ export class CsvSource implements Disposable {
   async #readAhead(): Promise<boolean> {
     if (this.#done) return false;
     const chunk = await this.#input.read(this.#buf);
-    const bytes = this.#decode(chunk ?? undefined);
-    const parser = this.#parser ??= this.#newParser(bytes);
+    let bytes = this.#decode(chunk ?? undefined);
+    if (this.#head !== undefined) {
+      // The header is looked for in the first HEAD_BYTES (a pipe may hand over less at first).
+      bytes = concat(this.#head, bytes);
+      if (chunk !== null && bytes.length < HEAD_BYTES) {
+        this.#head = bytes;
+        return true;
+      }
+      this.#head = undefined;
+      this.#parser = this.#newParser(bytes, chunk === null);
+    }
+    const parser = this.#parser!;
     if (chunk === null) {
       this.#finish(parser, bytes);
       return false;
@@ -281,12 +324,19 @@ export class CsvSource implements Disposable {
     return true;
   }
 
-  #newParser(first: Uint8Array): CsvParser {
-    this.#delimiter = this.#settings.delimiter ??
-      sniffDelimiter(new TextDecoder().decode(first.subarray(0, 64 << 10)));
+  /** The parser, once the header's place is known from the input's first bytes. */
+  #newParser(first: Uint8Array, complete: boolean): CsvParser {
+    const { delimiter, skipLines, comment } = this.#settings;
+    const text = new TextDecoder().decode(first.subarray(0, HEAD_BYTES));
+    const place = findHeader(text, { delimiter, comment, complete });
+    this.#preambleLines = skipLines ?? place.skip;
+    this.#delimiter = delimiter ??
+      (skipLines === undefined ? place.delimiter : sniffDelimiter(lineAt(text, skipLines)));
     return new CsvParser({
       delimiter: this.#delimiter,
       maxRecordBytes: this.#settings.maxRecordBytes,
+      skipLines: this.#preambleLines,
+      comment,
     }, this.#keep);
   }
 
@@ -301,8 +351,30 @@ export class CsvSource implements Disposable {
   #decode(chunk: Uint8Array | undefined): Uint8Array {
     return this.#decoder.decode(chunk, () => {
       const parser = this.#parser;
-      return parser ? parser.line + countNewlines(parser.pending) : 1;
+      if (!parser) return 1 + countNewlines(this.#head ?? new Uint8Array(0));
+      return parser.line + countNewlines(parser.pending);
     });
+  }
+}
+
+/** `a` then `b`, in new memory (`b` may be a view of a read buffer that is reused). */
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Line `i` (0-based) of `text`; "" past its end. */
+function lineAt(text: string, i: number): string {
+  return text.split("\n", i + 1)[i] ?? "";
+}
+
+function checkComment(c: string | undefined): void {
+  if (c !== undefined && (c.length === 0 || /[\r\n]/.test(c))) {
+    throw new UsageError(
+      `--comment must be one or more characters other than a line break, got ${JSON.stringify(c)}`,
+    );
   }
 }
 

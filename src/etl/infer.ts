@@ -279,6 +279,16 @@ export interface InferFileOptions extends InferSourceOptions {
    * @default {sniffed from the header line}
    */
   delimiter?: string;
+  /**
+   * Physical lines before the header, forced.
+   * @default {detected (see `CsvSourceOptions.skipLines`)}
+   */
+  skipLines?: number;
+  /**
+   * Lines that start with this are dropped.
+   * @default {none}
+   */
+  comment?: string;
 }
 
 function sampleSize(sample: number | undefined): number {
@@ -329,6 +339,8 @@ export async function inferFile(options: InferFileOptions): Promise<Schema> {
     path: options.file,
     encoding: options.encoding,
     delimiter: options.delimiter,
+    skipLines: options.skipLines,
+    comment: options.comment,
   });
   return await inferSource(source, options);
 }

@@ -94,6 +94,18 @@ export interface IngestOptions {
    */
   delimiter?: string;
   /**
+   * Physical lines before the header (a preamble: title lines, notes), forced; 0 takes the
+   * first line as the header.
+   * @default {detected: lines that start with `#` or hold a single field, above the header}
+   */
+  skipLines?: number;
+  /**
+   * Lines that start with this text are dropped wherever they are (they still count as lines
+   * for `_line`).
+   * @default {none}
+   */
+  comment?: string;
+  /**
    * Records read to infer the schema.
    * @default {DEFAULT_SAMPLE}
    */
@@ -138,6 +150,10 @@ export function checkOptions(options: IngestOptions): { batchSize: number } {
     throw new UsageError("--resume and --replace exclude each other; give one");
   }
   if (options.table !== undefined) quoteTable(options.table);
+  const skip = options.skipLines;
+  if (skip !== undefined && !(Number.isInteger(skip) && skip >= 0)) {
+    throw new UsageError(`--skip-lines must be a whole number, 0 or more, got "${skip}"`);
+  }
   const limit = options.maxRejects;
   if (limit && !("count" in limit ? limit.count >= 0 : limit.ratio >= 0 && limit.ratio <= 1)) {
     throw new UsageError(`--max-rejects must be 0 or more rows, or a ratio from 0 to 1`);

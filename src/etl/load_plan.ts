@@ -123,6 +123,8 @@ export async function prepareLoad(options: IngestOptions): Promise<LoadPlan> {
       encoding: options.encoding,
       delimiter: options.delimiter,
       maxRecordBytes: options.maxRecordBytes,
+      skipLines: options.skipLines,
+      comment: options.comment,
     }),
   );
   // A schema that does not fit the file is bad usage: say so before opening any database.
@@ -150,6 +152,7 @@ export async function prepareLoad(options: IngestOptions): Promise<LoadPlan> {
     size: source.size,
     table,
     delimiter: source.delimiter,
+    preambleLines: source.preambleLines,
     encoding: source.encoding,
     schema,
     batchSize,

@@ -20,16 +20,34 @@ export interface IngestSummary {
   dry_run: boolean;
   /** Records skipped because an earlier run committed them (a resume). */
   resumed_after_records: number;
+  /** Physical lines skipped before the header (title lines, comments): the preamble. */
+  preamble_lines: number;
+  /** Comment lines (`--comment`) this run dropped. */
+  comment_lines: number;
   /** Data records read by this run (the header not counted). */
   rows_read: number;
   /** Rows this run loaded (on a dry run: would have loaded). */
   rows_loaded: number;
   /** Records this run wrote to the rejects file. */
   rows_rejected: number;
+  /**
+   * Records this run did not load because their key was there already (`--on-conflict
+   * ignore`): in the table, or earlier in the file.
+   */
+  rows_ignored: number;
+  /**
+   * Records this run loaded over an existing row of their key (`--on-conflict update`): in the
+   * table, or earlier in the file. Counted in `rows_loaded` too.
+   */
+  rows_updated: number;
   /** Rejected rows per reason (column and kind, without the value). */
   rejected_by_reason: Record<string, number>;
   /** Missing values that became their column's default, per column. */
   defaulted: Record<string, number>;
+  /** Columns this run widened (an inferred type that a later value did not fit), in order. */
+  widenings: WideningNote[];
+  /** What looks wrong although the load went through (say, most rows rejected): for stderr. */
+  warnings: string[];
   /** Batches this run committed. */
   batches: number;
   /** Wall-clock seconds of this run. */
@@ -48,12 +66,26 @@ export interface IngestSummary {
   error?: string;
 }
 
+/** One widening, as the summary lists it. */
+export interface WideningNote {
+  /** The column. */
+  column: string;
+  /** Its type before. */
+  from: string;
+  /** Its type after. */
+  to: string;
+  /** The physical line of the first record whose value did not fit. */
+  line: number;
+  /** That value. */
+  value: string;
+}
+
 /** Progress as reported every few seconds. */
 export interface Progress {
   /** Bytes of the input read. */
   bytesRead: number;
-  /** The input's size. */
-  bytesTotal: number;
+  /** The input's size (of a gzip file: compressed); undefined when unknown (a pipe). */
+  bytesTotal: number | undefined;
   /** Records read by this run. */
   rowsRead: number;
   /** Rows committed by this run. */
@@ -68,6 +100,10 @@ function num(n: number): string {
   return n.toLocaleString("en-US");
 }
 
+function lineCount(n: number): string {
+  return `${num(n)} line${n === 1 ? "" : "s"}`;
+}
+
 /**
  * The summary as aligned text lines, for stdout.
  *
@@ -79,13 +115,21 @@ function num(n: number): string {
 export function formatSummary(s: IngestSummary): string {
   const lines: string[] = [];
   const row = (label: string, value: string) => lines.push(`${label.padEnd(16)}${value}`);
-  row("file", s.file);
+  row("file", s.file === "-" ? "- (standard input)" : s.file);
   row("table", s.table + (s.dry_run ? " (dry run: nothing written)" : ""));
+  if (s.preamble_lines > 0) {
+    row("preamble", `${lineCount(s.preamble_lines)} skipped above the header`);
+  }
+  if (s.comment_lines > 0) row("comments", `${lineCount(s.comment_lines)} dropped`);
   if (s.resumed_after_records > 0) {
     row("resumed after", `${num(s.resumed_after_records)} records committed earlier`);
   }
   row("rows read", num(s.rows_read));
-  row("rows loaded", num(s.rows_loaded));
+  row(
+    "rows loaded",
+    num(s.rows_loaded) + (s.rows_updated ? `  (${num(s.rows_updated)} over existing keys)` : ""),
+  );
+  if (s.rows_ignored > 0) row("rows ignored", `${num(s.rows_ignored)}  (key already there)`);
   row("rows rejected", num(s.rows_rejected) + (s.rows_rejected ? `  (see ${s.rejects_file})` : ""));
   const reasons = Object.entries(s.rejected_by_reason).sort((a, b) => b[1] - a[1]);
   for (const [reason, n] of reasons) lines.push(`  ${num(n).padStart(12)}  ${reason}`);
@@ -96,6 +140,12 @@ export function formatSummary(s: IngestSummary): string {
   if (s.resumed_after_records > 0) {
     row("total loaded", `${num(s.total_rows_loaded)} (all runs)`);
     row("total rejected", `${num(s.total_rows_rejected)} (all runs)`);
+  }
+  for (const w of s.widenings) {
+    row(
+      "widened",
+      `${w.column}: ${w.from} → ${w.to} at line ${w.line} (${JSON.stringify(w.value)})`,
+    );
   }
   row("seconds", s.seconds.toFixed(2));
   row("rows/s", num(Math.round(s.rows_per_second)));
@@ -113,10 +163,15 @@ export function formatSummary(s: IngestSummary): string {
  * ```
  */
 export function formatProgress(p: Progress): string {
-  const frac = p.bytesTotal > 0 ? Math.min(1, p.bytesRead / p.bytesTotal) : 1;
   const rate = p.seconds > 0 ? p.rowsRead / p.seconds : 0;
+  const counts = `${num(p.rowsRead)} rows  ${num(Math.round(rate))} rows/s  ${
+    num(p.rowsRejected)
+  } rejected`;
+  if (p.bytesTotal === undefined) {
+    // A pipe: no size, so no share and no ETA.
+    return `${(p.bytesRead / 1e6).toFixed(1).padStart(7)} MB  ${counts}`;
+  }
+  const frac = p.bytesTotal > 0 ? Math.min(1, p.bytesRead / p.bytesTotal) : 1;
   const eta = frac > 0 && frac < 1 ? (p.seconds / frac) * (1 - frac) : 0;
-  return `${(frac * 100).toFixed(1).padStart(5)}%  ${num(p.rowsRead)} rows  ${
-    num(Math.round(rate))
-  } rows/s  ${num(p.rowsRejected)} rejected  ETA ${eta.toFixed(0)}s`;
+  return `${(frac * 100).toFixed(1).padStart(5)}%  ${counts}  ETA ${eta.toFixed(0)}s`;
 }
