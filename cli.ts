@@ -310,6 +310,7 @@ async function ingestCommand(args: string[]): Promise<number> {
   try {
     const result = await ingest(options);
     if (showedProgress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[2K"));
+    for (const w of result.summary.warnings) console.error(`warning: ${w}`);
     if (result.error) console.error(`error: ${result.error.message}`);
     if (result.summary && result.exitCode !== EXIT_USAGE) {
       console.log(formatSummary(result.summary));

@@ -148,6 +148,14 @@ export async function forgetLoads(db: Queryable, table: string): Promise<void> {
   await db.query("DELETE FROM ingest_loads WHERE table_name = $1", [table]);
 }
 
+/** Forgets one recorded load (it loaded nothing: a corrected run starts afresh). */
+export async function forgetLoad(db: Queryable, key: LoadKey): Promise<void> {
+  await db.query("DELETE FROM ingest_loads WHERE table_name = $1 AND fingerprint = $2", [
+    key.table,
+    key.fingerprint,
+  ]);
+}
+
 /** A synchronous write to the load's row: flushes the WAL of every batch committed before it. */
 export async function touchLoad(db: Queryable, key: LoadKey): Promise<void> {
   await db.query(

@@ -13,15 +13,16 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { LoadProgress } from "../db/load_state.ts";
-import { EXIT_OK, type ExitCode, exitCodeOf } from "../errors.ts";
+import { forgetLoad, type LoadProgress } from "../db/load_state.ts";
+import { EXIT_OK, type ExitCode, exitCodeOf, LoadError } from "../errors.ts";
 import { errorFields } from "../log.ts";
 import { noProgress } from "./batch_commit.ts";
 import type { IngestOptions } from "./ingest_options.ts";
 import { type LoadPlan, prepareLoad } from "./load_plan.ts";
+import { judgeLoss } from "./loss.ts";
 import { LoadPipeline } from "./pipeline.ts";
 import { defaultRejectsPath } from "./rejects.ts";
-import { DEFAULT_TABLE } from "./schema.ts";
+import { DEFAULT_TABLE, quoteTable } from "./schema.ts";
 import type { IngestSummary } from "./summary.ts";
 
 export type { IngestOptions } from "./ingest_options.ts";
@@ -56,12 +57,14 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   let pipeline: LoadPipeline | undefined;
   let exitCode: ExitCode = EXIT_OK;
   let error: Error | undefined;
+  const warnings: string[] = [];
   try {
     await using prepared = await prepareLoad(options);
     plan = prepared;
     if (!plan.complete) {
       pipeline = new LoadPipeline(plan);
       await pipeline.load();
+      await judge(options, plan, pipeline, warnings);
     }
   } catch (err) {
     error = err instanceof Error ? err : new Error(String(err));
@@ -69,11 +72,61 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     log.error("ingest of {file} failed: {error}", { file: options.file, ...errorFields(error) });
   }
   const summary = summarize(options, plan, pipeline, (performance.now() - started) / 1000);
+  summary.warnings = warnings;
   summary.exit_code = exitCode;
   if (error) summary.error = error.message;
   const counts = "{rows_read} read, {rows_loaded} loaded, {rows_rejected} rejected";
   log.info(`${error ? "summary" : "done"}: ${counts}`, { ...summary });
   return { exitCode, summary, error };
+}
+
+/**
+ * No silent loss (see `loss.ts`): a load that rejected every record it read throws a
+ * {@linkcode LoadError} naming the likely cause, and is forgotten (it loaded nothing, so a
+ * corrected run needs neither --resume nor --replace); a lossy one adds a warning.
+ */
+async function judge(
+  options: IngestOptions,
+  plan: LoadPlan,
+  pipeline: LoadPipeline,
+  warnings: string[],
+): Promise<void> {
+  const done = pipeline.committed;
+  const verdict = judgeLoss({
+    recordsRead: done.recordsDone,
+    rowsRejected: done.rowsRejected,
+    rejectedByReason: done.rejectedByReason,
+    fieldCounts: pipeline.fieldCounts,
+    header: plan.source.header,
+    headerLine: plan.source.preambleLines + 1,
+    delimiter: plan.source.delimiter,
+    schemaGiven: options.schema !== undefined || options.schemaFile !== undefined,
+    allowed: options.maxRejects !== undefined,
+  });
+  if (verdict.warning) {
+    log.warning("{warning}", { warning: verdict.warning });
+    warnings.push(verdict.warning);
+  }
+  if (verdict.error) {
+    if (plan.db) await forgetFailed(plan);
+    throw new LoadError(
+      `${verdict.error}; see ${plan.targets.rejects.path}${
+        plan.db ? " (nothing of this load is kept: run it again once fixed)" : ""
+      }`,
+    );
+  }
+}
+
+/** Forgets a load that loaded nothing: its record, and its table when this run made it empty. */
+async function forgetFailed(plan: LoadPlan): Promise<void> {
+  const db = plan.db!;
+  await forgetLoad(db, plan.targets.key);
+  if (!plan.tableCreated) return;
+  const table = quoteTable(plan.table);
+  const [{ empty }] = await db.query<{ empty: boolean }>(
+    `SELECT NOT EXISTS (SELECT 1 FROM ${table}) AS empty`,
+  );
+  if (empty) await db.exec(`DROP TABLE ${table}`);
 }
 
 /** Counts of `after` that `before` had not: what this run added. */

@@ -66,6 +66,8 @@ export interface LoadPlan extends AsyncDisposable {
   readonly targets: CommitTargets;
   /** What earlier runs committed (nothing, unless resuming). */
   readonly start: LoadProgress;
+  /** This run created the table (it did not exist). */
+  readonly tableCreated: boolean;
   /** The load was already complete: there is nothing to do. */
   readonly complete: boolean;
   /** See {@linkcode IngestOptions.onProgress}. */
@@ -162,8 +164,9 @@ export async function prepareLoad(options: IngestOptions): Promise<LoadPlan> {
   });
   // Opened before the load is recorded: an unwritable path must not leave a recorded load.
   const rejects = resources.use(await openRejects(options, source, resumed));
+  let tableCreated = false;
   if (db) {
-    await prepareTable(db, { table, schema });
+    tableCreated = await prepareTable(db, { table, schema });
     if (!resumed) await recordStart(db, options, { ...key, fileSize: source.size, schema });
   }
   const moved = resources.move();
@@ -177,6 +180,7 @@ export async function prepareLoad(options: IngestOptions): Promise<LoadPlan> {
     batchSize,
     targets: { rejects, key, input: source, maxRejects: options.maxRejects },
     start: resumed ? resumeFrom(options, resumed) : noProgress(),
+    tableCreated,
     complete: resumed?.status === "complete",
     onProgress: options.onProgress,
     progressIntervalMs: options.progressIntervalMs ?? 2000,

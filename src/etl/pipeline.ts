@@ -29,7 +29,7 @@ import { type RecordHandler, UNTERMINATED_QUOTE } from "./csv_parser.ts";
 import type { LoadPlan } from "./load_plan.ts";
 import type { RejectsWriter } from "./rejects.ts";
 import type { Progress } from "./summary.ts";
-import type { RowTransformer } from "./transform.ts";
+import { RAGGED, type RowTransformer } from "./transform.ts";
 
 const log = getLogger(["ingest"]);
 
@@ -37,6 +37,8 @@ const log = getLogger(["ingest"]);
 export class LoadPipeline {
   /** What is committed: the load's progress after its last committed batch. */
   committed: LoadProgress;
+  /** Records this run rejected for a wrong number of fields, by the number they had. */
+  readonly fieldCounts = new Map<number, number>();
   /** Values defaulted by this run, per column, as of its last committed batch. */
   defaulted: Record<string, number> = {};
   readonly #plan: LoadPlan;
@@ -122,6 +124,9 @@ export class LoadPipeline {
     } else {
       const t = this.#transformer;
       b.reject(this.#rejects.format(record.strings(), line, t.reason), t.reasonKey);
+      if (t.reasonKey === RAGGED) {
+        this.fieldCounts.set(record.count, (this.fieldCounts.get(record.count) ?? 0) + 1);
+      }
     }
     if (b.records >= this.#batchSize) {
       this.#seal(b);
