@@ -43,7 +43,9 @@ Run "cli.ts <command> --help" for a command's options.`;
 const INGEST_HELP = `Usage: deno run -A cli.ts ingest FILE.csv [options]
 
 Loads FILE.csv into a table: every row is either loaded or written, unchanged, to the rejects
-file with its line and the reason.
+file with its line and the reason. FILE may be gzip-compressed (.gz, or found by its magic
+bytes; progress counts compressed bytes), or - for standard input (zcat x.csv.gz | ingest -;
+--resume is then refused, and the rejects file defaults to stdin.rejects.csv).
 
 Options:
   --table NAME          target table (default: the schema's "table", else processed_data)

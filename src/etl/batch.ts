@@ -21,6 +21,7 @@
  */
 import { Buffer } from "node:buffer";
 import { CopyBuffer } from "./copy_text.ts";
+import type { CsvRecord } from "./csv_record.ts";
 
 /** A batch's rows, complete: what isolating the rows the database refused needs. */
 export interface WholeBatch {
@@ -61,6 +62,66 @@ export class LineList {
   }
 }
 
+/**
+ * The fields of a batch's loaded records, kept until the batch commits: where the input cannot
+ * be read a second time (a pipe), what the rejects file gets for a row the database refuses.
+ * One copy of each record's bytes into one growing buffer, and two offsets per field: no object
+ * per record.
+ */
+export class KeptRecords {
+  #bytes = new Uint8Array(1 << 16);
+  #pos = 0;
+  /** Per field: start and end in `#bytes`. */
+  #bounds = new Int32Array(1 << 12);
+  #nBounds = 0;
+  /** Per record: its first entry in `#bounds`; one more at the end. */
+  #first = new Int32Array(1 << 10);
+  /** Records kept. */
+  length = 0;
+
+  /** Forgets every record (the buffers stay, for the next batch). */
+  clear(): void {
+    this.#pos = this.#nBounds = this.length = 0;
+  }
+
+  /** Keeps a copy of the record's fields. */
+  add(rec: CsvRecord): void {
+    const n = rec.count;
+    const base = n ? rec.starts[0] : 0;
+    const end = n ? rec.ends[n - 1] : 0;
+    this.#bytes = room(this.#bytes, this.#pos + end - base);
+    this.#bytes.set(rec.bytes.subarray(base, end), this.#pos);
+    this.#bounds = room(this.#bounds, this.#nBounds + 2 * n);
+    const shift = this.#pos - base;
+    for (let f = 0; f < n; f++) {
+      this.#bounds[this.#nBounds++] = rec.starts[f] + shift;
+      this.#bounds[this.#nBounds++] = rec.ends[f] + shift;
+    }
+    this.#pos += end - base;
+    this.#first = room(this.#first, this.length + 2);
+    this.#first[++this.length] = this.#nBounds;
+  }
+
+  /** The fields of the `i`th record kept. */
+  fields(i: number): string[] {
+    const out: string[] = [];
+    for (let k = this.#first[i]; k < this.#first[i + 1]; k += 2) {
+      out.push(utf8.decode(this.#bytes.subarray(this.#bounds[k], this.#bounds[k + 1])));
+    }
+    return out;
+  }
+}
+
+const utf8 = new TextDecoder();
+
+/** `a`, or a copy of it twice as long or more, with room for `need` elements. */
+function room<T extends Uint8Array | Int32Array>(a: T, need: number): T {
+  if (need <= a.length) return a;
+  const next = new (a.constructor as new (n: number) => T)(Math.max(need, a.length * 2));
+  next.set(a);
+  return next;
+}
+
 /** Bytes of COPY text sent at least at a time while a batch streams (see `copyText`). */
 const COPY_PIECE_BYTES = 64 << 10;
 
@@ -94,6 +155,11 @@ export class Batch {
    * would keep the chunks of input they point into alive until the batch commits.
    */
   readonly rejectText: CopyBuffer;
+  /**
+   * The fields of each row in `out`, when the input cannot be read again (see
+   * {@linkcode KeptRecords}); empty otherwise.
+   */
+  readonly kept: KeptRecords;
   /** Records consumed, loaded or rejected. */
   records = 0;
   /** Records in `rejectText`. */
@@ -117,10 +183,11 @@ export class Batch {
   #wake: (() => void) | undefined;
   #rows: Uint8Array[] | undefined;
 
-  constructor(out: CopyBuffer, lines: LineList, rejectText: CopyBuffer) {
-    this.out = out;
-    this.lines = lines;
-    this.rejectText = rejectText;
+  constructor(buffers: BatchBuffers) {
+    this.out = buffers.out;
+    this.lines = buffers.lines;
+    this.rejectText = buffers.rejectText;
+    this.kept = buffers.kept;
     this.whenSealed = new Promise<void>((resolve) => (this.#markSealed = resolve));
   }
 
@@ -185,20 +252,34 @@ export class Batch {
  * fragments the C heap, and the process's memory would creep up with the input's size.
  */
 export class BatchPool {
-  readonly #free: { out: CopyBuffer; lines: LineList; rejectText: CopyBuffer }[] = [];
+  readonly #free: BatchBuffers[] = [];
 
   /** A new, empty batch on pooled buffers. */
   take(): Batch {
-    const b = this.#free.pop() ??
-      { out: new CopyBuffer(4 << 20), lines: new LineList(), rejectText: new CopyBuffer(1 << 16) };
+    const b = this.#free.pop() ?? {
+      out: new CopyBuffer(4 << 20),
+      lines: new LineList(),
+      rejectText: new CopyBuffer(1 << 16),
+      kept: new KeptRecords(),
+    };
     b.out.pos = 0;
     b.lines.length = 0;
     b.rejectText.pos = 0;
-    return new Batch(b.out, b.lines, b.rejectText);
+    b.kept.clear();
+    return new Batch(b);
   }
 
   /** Takes back a batch's buffers once it is committed or has failed. */
   give(batch: Batch): void {
-    this.#free.push({ out: batch.out, lines: batch.lines, rejectText: batch.rejectText });
+    const { out, lines, rejectText, kept } = batch;
+    this.#free.push({ out, lines, rejectText, kept });
   }
+}
+
+/** The buffers a batch fills, reused batch after batch. */
+interface BatchBuffers {
+  out: CopyBuffer;
+  lines: LineList;
+  rejectText: CopyBuffer;
+  kept: KeptRecords;
 }

@@ -112,9 +112,12 @@ export async function writeCommit(
   const reasons = { ...batch.reasons };
   if (refused.length) {
     const lines = refused.map((r) => batch.lines.at(r.index));
-    const records = await to.input.recordsAt(lines);
+    // The records kept with the batch (a pipe), or read again from the input.
+    const kept = batch.kept.length > 0;
+    const records = kept ? undefined : await to.input.recordsAt(lines);
     refused.forEach((r, i) => {
-      rejects.add(records.get(lines[i]) ?? [], lines[i], `database refused: ${r.message}`);
+      const fields = kept ? batch.kept.fields(r.index) : records!.get(lines[i]) ?? [];
+      rejects.add(fields, lines[i], `database refused: ${r.message}`);
       const key = refusedReason(r.message);
       reasons[key] = (reasons[key] ?? 0) + 1;
     });

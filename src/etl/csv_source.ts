@@ -23,8 +23,13 @@ import { findHeader, sniffDelimiter } from "./sniff.ts";
 
 /** Options for {@linkcode CsvSource.open}. */
 export interface CsvSourceOptions {
-  /** The input, as `FILE` names it (see {@linkcode openInput}). */
+  /** The input, as `FILE` names it (see {@linkcode openInput}): a file, or `-`. */
   path: string;
+  /**
+   * What `-` reads.
+   * @default {the process's standard input}
+   */
+  stdin?: ReadableStream<Uint8Array>;
   /**
    * A WHATWG encoding label: `utf-8`, `latin1`, `windows-1252`, ...
    * @default {"utf-8"}
@@ -140,7 +145,7 @@ export class CsvSource implements Disposable {
     };
     checkDelimiter(options.delimiter);
     checkComment(options.comment);
-    return await CsvSource.#start(await openInput(options.path), settings);
+    return await CsvSource.#start(await openInput(options.path, options), settings);
   }
 
   static async #start(input: ByteInput, settings: SourceSettings): Promise<CsvSource> {
@@ -182,9 +187,14 @@ export class CsvSource implements Disposable {
     return this.#input.name;
   }
 
-  /** The input's size in bytes. */
-  get size(): number {
+  /** The input's size in bytes as stored (compressed, for gzip); undefined for a pipe. */
+  get size(): number | undefined {
     return this.#input.size;
+  }
+
+  /** {@linkcode recordsAt} works: the input can be read a second time (not a pipe). */
+  get canReopen(): boolean {
+    return this.#input.canReopen;
   }
 
   /** Bytes of the input read so far (for progress). */

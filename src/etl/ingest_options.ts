@@ -13,6 +13,7 @@
 import type { Database } from "../db/database.ts";
 import { UsageError } from "../errors.ts";
 import type { MaxRejects } from "./batch_commit.ts";
+import { STDIN } from "./input.ts";
 import { quoteTable, type Schema } from "./schema.ts";
 import type { Progress } from "./summary.ts";
 
@@ -21,8 +22,13 @@ export const DEFAULT_BATCH_SIZE = 25_000;
 
 /** Options for `ingest()`: the CLI's flags, and what tests pass instead. */
 export interface IngestOptions {
-  /** The CSV file to load. */
+  /** The CSV file to load (gzip is decompressed), or `-` for standard input. */
   file: string;
+  /**
+   * What `file` `-` reads.
+   * @default {the process's standard input}
+   */
+  stdin?: ReadableStream<Uint8Array>;
   /**
    * The target table; wins over the schema's `table`.
    * @default {the schema's `table`, else "processed_data"}
@@ -148,6 +154,11 @@ export function checkOptions(options: IngestOptions): { batchSize: number } {
   }
   if (options.resume && options.replace) {
     throw new UsageError("--resume and --replace exclude each other; give one");
+  }
+  if (options.resume && options.file === STDIN) {
+    throw new UsageError(
+      '--resume cannot continue standard input (FILE "-"): a pipe cannot be read again up to where the load stopped; load from a file to be able to resume',
+    );
   }
   if (options.table !== undefined) quoteTable(options.table);
   const skip = options.skipLines;

@@ -1,8 +1,9 @@
 /**
  * The loader's input as bytes: what a {@linkcode CsvSource} reads from. {@linkcode openInput}
- * is the one place that decides what the `FILE` argument names and how its bytes are read; the
- * CSV source above it only sees a {@linkcode ByteInput}: chunks of bytes, a size for progress,
- * a fingerprint that identifies the content for resuming, and a way to read it again.
+ * is the one place that decides what the `FILE` argument names (a file, or `-` for standard
+ * input) and how its bytes are read (gzip is decompressed as it streams); the CSV source above
+ * it only sees a {@linkcode ByteInput}: chunks of bytes, a size for progress, a fingerprint that
+ * identifies the content for resuming, and a way to read it again (not for a pipe).
  *
  * @example
  * ```ts
@@ -15,15 +16,22 @@
  * @module
  */
 import { InputError } from "../errors.ts";
+import { GunzipInput, isGzip } from "./gzip_input.ts";
+import { StdinInput } from "./stdin_input.ts";
 
 /** A stream of the input's bytes, read chunk by chunk. */
 export interface ByteInput extends Disposable {
-  /** What the input is called in messages (the file's path). */
+  /** What the input is called in messages (the file's path, or "standard input"). */
   readonly name: string;
-  /** Bytes in all: progress shows the share read. */
-  readonly size: number;
-  /** Bytes of the input read so far. */
+  /**
+   * Bytes in all, as stored (of a gzip file: compressed): progress shows the share read.
+   * Undefined when unknown (a pipe).
+   */
+  readonly size: number | undefined;
+  /** Bytes of the input read so far, as stored (of a gzip file: compressed). */
   readonly bytesRead: number;
+  /** {@linkcode reopen} works: the input can be read a second time (a file, not a pipe). */
+  readonly canReopen: boolean;
   /**
    * The next bytes, read into `buf` or handed over in a buffer of the input's own; null at the
    * end. A caller may start the next read while it still decodes the previous chunk (into
@@ -32,33 +40,68 @@ export interface ByteInput extends Disposable {
   read(buf: Uint8Array): Promise<Uint8Array | null>;
   /** The same input again, from its first byte (to read refused records a second time). */
   reopen(): Promise<ByteInput>;
-  /** Identifies the content cheaply, even for a huge input: the key of a recorded load. */
+  /**
+   * Identifies the content cheaply, even for a huge input: the key of a recorded load. A pipe
+   * cannot be identified before it is read: each gets a key of its own.
+   */
   fingerprint(): Promise<string>;
   /** Releases the input; safe to call twice. */
   close(): void;
 }
 
+/** An input as opened, before any decompression: it can show its first bytes. */
+export interface RawInput extends ByteInput {
+  /** The first `n` bytes (fewer when the input is shorter), still to be read. */
+  peek(n: number): Promise<Uint8Array>;
+}
+
+/** Options for {@linkcode openInput}. */
+export interface OpenInputOptions {
+  /**
+   * What `-` reads.
+   * @default {the process's standard input}
+   */
+  stdin?: ReadableStream<Uint8Array>;
+}
+
+/** The FILE argument that means standard input. */
+export const STDIN = "-";
+
 /**
- * Opens what `FILE` names. Throws an {@linkcode InputError} (exit 2) when it is missing, a
- * directory or unreadable.
+ * Opens what `FILE` names: a file, or standard input for `-`; either decompressed as it is read
+ * when it starts with gzip's magic bytes. Throws an {@linkcode InputError} (exit 2) when it is
+ * missing, a directory or unreadable, or named `.gz` without being gzip.
  *
  * @example
  * ```ts
- * const input = await openInput("people.csv");
+ * const input = await openInput("people.csv.gz");
  * input.close();
  * ```
  */
-export function openInput(path: string): Promise<ByteInput> {
-  return FileInput.open(path);
+export async function openInput(path: string, options: OpenInputOptions = {}): Promise<ByteInput> {
+  const raw: RawInput = path === STDIN
+    ? new StdinInput(options.stdin ?? Deno.stdin.readable)
+    : await FileInput.open(path);
+  try {
+    if (isGzip(await raw.peek(2))) return new GunzipInput(raw);
+    if (/\.gz$/i.test(path)) {
+      throw new InputError(`"${path}" is named .gz but is not gzip data (no gzip magic bytes)`);
+    }
+    return raw;
+  } catch (err) {
+    raw.close();
+    throw err;
+  }
 }
 
 /** Bytes of the input that its fingerprint hashes. */
 const FINGERPRINT_BYTES = 1 << 20;
 
 /** A file on disk. */
-export class FileInput implements ByteInput {
+export class FileInput implements RawInput {
   readonly name: string;
   readonly size: number;
+  readonly canReopen = true;
   #bytesRead = 0;
   readonly #file: Deno.FsFile;
 
@@ -103,7 +146,19 @@ export class FileInput implements ByteInput {
   }
 
   reopen(): Promise<ByteInput> {
-    return FileInput.open(this.name);
+    return openInput(this.name);
+  }
+
+  async peek(n: number): Promise<Uint8Array> {
+    const buf = new Uint8Array(n);
+    let got = 0;
+    while (got < n) {
+      const r = await this.#file.read(buf.subarray(got));
+      if (r === null) break;
+      got += r;
+    }
+    await this.#file.seek(0, Deno.SeekMode.Start);
+    return buf.subarray(0, got);
   }
 
   /** `size:sha256-of-the-first-MiB`. */

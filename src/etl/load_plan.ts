@@ -122,6 +122,7 @@ export async function prepareLoad(options: IngestOptions): Promise<LoadPlan> {
   const source = resources.use(
     await CsvSource.open({
       path: options.file,
+      stdin: options.stdin,
       encoding: options.encoding,
       delimiter: options.delimiter,
       maxRecordBytes: options.maxRecordBytes,
@@ -167,7 +168,7 @@ export async function prepareLoad(options: IngestOptions): Promise<LoadPlan> {
   let tableCreated = false;
   if (db) {
     tableCreated = await prepareTable(db, { table, schema });
-    if (!resumed) await recordStart(db, options, { ...key, fileSize: source.size, schema });
+    if (!resumed) await recordStart(db, options, { ...key, fileSize: source.size ?? 0, schema });
   }
   const moved = resources.move();
   return {

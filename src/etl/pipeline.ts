@@ -45,6 +45,8 @@ export class LoadPipeline {
   readonly #transformer: RowTransformer;
   readonly #rejects: RejectsWriter;
   readonly #batchSize: number;
+  /** Keep each batch's records: the input cannot be read again for refused rows (a pipe). */
+  readonly #keep: boolean;
   /** Batches load while they fill (a server), or once sealed (PGlite). */
   readonly #streaming: boolean;
   readonly #pool = new BatchPool();
@@ -71,6 +73,7 @@ export class LoadPipeline {
     this.#rejects = plan.targets.rejects;
     this.#batchSize = plan.batchSize;
     this.#streaming = plan.db?.kind === "postgres";
+    this.#keep = !plan.source.canReopen;
     this.committed = plan.start;
     this.#skip = plan.start.recordsDone;
   }
@@ -121,6 +124,7 @@ export class LoadPipeline {
       b.reject(this.#rejects.format(record.strings(), line, reason), "unterminated quoted field");
     } else if (this.#transformer.applyTo(record, b.out)) {
       b.lines.push(line);
+      if (this.#keep) b.kept.add(record);
     } else {
       const t = this.#transformer;
       b.reject(this.#rejects.format(record.strings(), line, t.reason), t.reasonKey);

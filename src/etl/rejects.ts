@@ -18,16 +18,21 @@
 import { UsageError } from "../errors.ts";
 
 /**
- * The default rejects file: `FILE.rejects.csv` next to the input.
+ * The default rejects file: `FILE.rejects.csv` next to the input (a plain CSV, also for a gzip
+ * input); `stdin.rejects.csv` in the current folder for standard input (`-`).
  *
  * @example
  * ```ts
  * defaultRejectsPath("data/people.csv"); // "data/people.rejects.csv"
+ * defaultRejectsPath("data/people.csv.gz"); // "data/people.rejects.csv"
  * defaultRejectsPath("people.txt"); // "people.txt.rejects.csv"
+ * defaultRejectsPath("-"); // "stdin.rejects.csv"
  * ```
  */
 export function defaultRejectsPath(input: string): string {
-  return /\.csv$/i.test(input) ? input.replace(/\.csv$/i, ".rejects.csv") : `${input}.rejects.csv`;
+  if (input === "-") return "stdin.rejects.csv";
+  const plain = input.replace(/\.gz$/i, "");
+  return /\.csv$/i.test(plain) ? plain.replace(/\.csv$/i, ".rejects.csv") : `${plain}.rejects.csv`;
 }
 
 async function sameFile(a: string, b: string): Promise<boolean> {

@@ -1,0 +1,112 @@
+/**
+ * The loader's command line on real-world input, spawned: a shell pipe into `ingest -`, a gzip
+ * file killed mid-load and resumed to the exact result, `--resume` refused for a pipe, and a
+ * total loss exiting 1 with its cause on stderr.
+ */
+import assert from "node:assert/strict";
+import { openDatabase } from "../src/db/open.ts";
+import { TEST_DATABASE_URL, uniqueName } from "./db_helpers.ts";
+import { tempDir } from "./etl_helpers.ts";
+import {
+  assertSameAsUnbroken,
+  CLI,
+  cli,
+  env,
+  interruptedLoad,
+  type Run,
+  untilRejects,
+} from "./etl_cli_helpers.ts";
+
+const STOCKS = new URL("./fixtures/real/matplotlib-Stocks.csv", import.meta.url).pathname;
+
+/** Runs `script` in sh with the test's environment; CLI is `$CLI`. */
+async function shell(script: string, dir: string): Promise<Run> {
+  const out = await new Deno.Command("sh", {
+    args: ["-c", script],
+    env: { ...env(dir), CLI: `${Deno.execPath()} run -A ${CLI}` },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    signal: out.signal,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+}
+
+async function count(dir: string, table: string): Promise<number> {
+  const db = await openDatabase({ databaseUrl: TEST_DATABASE_URL, dataDir: dir, poolSize: 1 });
+  try {
+    return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${table}"`))[0].n;
+  } finally {
+    await db.close();
+  }
+}
+
+Deno.test("cli: zcat x.csv.gz | ingest -, and what a pipe cannot do", async () => {
+  const dir = await tempDir();
+  try {
+    const table = uniqueName("piped");
+    const opts = `--table ${table} --log-file ${dir.path}/ingest.log --quiet`;
+    const piped = await shell(
+      `gzip -c ${STOCKS} > ${dir.path}/s.csv.gz && cd ${dir.path} && zcat s.csv.gz | $CLI ingest - ${opts}`,
+      dir.path,
+    );
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.match(piped.stdout, /^file\s+- \(standard input\)$/m);
+    assert.match(piped.stdout, /^preamble\s+1 line skipped above the header$/m);
+    assert.match(piped.stdout, /^rows loaded\s+524$/m);
+    assert.equal(await count(dir.path, table), 524);
+
+    const resume = await shell(`cat ${STOCKS} | $CLI ingest - --resume ${opts}`, dir.path);
+    assert.equal(resume.code, 2);
+    assert.match(resume.stderr, /^error: --resume cannot continue standard input/m);
+
+    // The comment taken for the header: every record rejected, exit 1, the cause on stderr.
+    const lost = await shell(
+      `$CLI ingest - --skip-lines 0 --table ${table}_x --rejects ${dir.path}/x.csv --log-file ${dir.path}/i.log < ${STOCKS}`,
+      dir.path,
+    );
+    assert.equal(lost.code, 1, lost.stderr);
+    assert.match(lost.stderr, /^error: every one of the 525 records read was rejected/m);
+    assert.match(lost.stderr, /525 of them have 11 fields/);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("cli: a gzip load killed mid-way resumes to exactly the rows and rejects of an unbroken load", async () => {
+  const dir = await tempDir();
+  const table = uniqueName("killed_gz");
+  try {
+    const { file, rejects, args } = await interruptedLoad(dir.path, table);
+    const gz = `${file}.gz`;
+    const zipped = await new Deno.Command("gzip", { args: ["-k", file] }).output();
+    assert.equal(zipped.code, 0);
+    const gzArgs = args.map((a) => a === file ? gz : a);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", CLI, ...gzArgs],
+      env: env(dir.path),
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const reached = await untilRejects(rejects, 250);
+    child.kill("SIGKILL");
+    const status = await child.status;
+    await child.stderr.cancel();
+    assert.ok(
+      reached && status.signal === "SIGKILL",
+      `not killed mid-load: ${JSON.stringify(status)}`,
+    );
+
+    const resumed = await cli([...gzArgs, "--resume"], env(dir.path));
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stdout, /resumed after\s+[\d,]+ records/);
+    // The unbroken reference loads the plain file: the same rows and the same rejects file.
+    await assertSameAsUnbroken(dir.path, file, table, rejects);
+  } finally {
+    await dir.remove();
+  }
+});
