@@ -95,15 +95,20 @@ interface Candidate {
 }
 
 /** Every candidate: the date formats alone, and with each time (ISO dates with times too). */
-const CANDIDATES: Candidate[] = [
-  ...DATE_FORMATS.map((f) => ({ type: "date" as const, format: compileFormat(f, "date") })),
-  ...["YYYY-MM-DD", ...DATE_FORMATS].flatMap((d) =>
-    TIME_FORMATS.map((t) => ({
-      type: "timestamp" as const,
-      format: compileFormat(`${d} ${t}`, "timestamp"),
-    }))
-  ),
-];
+let candidates: Candidate[] | undefined;
+
+/** The candidates, compiled on first use: a load with a schema never needs them. */
+function allCandidates(): Candidate[] {
+  return candidates ??= [
+    ...DATE_FORMATS.map((f) => ({ type: "date" as const, format: compileFormat(f, "date") })),
+    ...["YYYY-MM-DD", ...DATE_FORMATS].flatMap((d) =>
+      TIME_FORMATS.map((t) => ({
+        type: "timestamp" as const,
+        format: compileFormat(`${d} ${t}`, "timestamp"),
+      }))
+    ),
+  ];
+}
 
 /** What inference makes of one column. */
 export interface InferredColumn {
@@ -122,7 +127,7 @@ let bytes = new Uint8Array(256);
  * both fit (every month was May), the abbreviated one stays.
  */
 function fittingFormats(values: readonly string[]): Candidate[] {
-  let alive = CANDIDATES;
+  let alive = allCandidates();
   for (const v of values) {
     // Every candidate starts with a digit or a month name, and is at least 6 characters.
     if (v.length < 6) return [];
