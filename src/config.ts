@@ -323,13 +323,22 @@ async function resolveSecret(
   }
   const path = `${db.dataDir.replace(/\/+$/, "")}/jwt_secret`;
   try {
+    // A key others can read is a key others can sign tokens with: refuse it, like ssh does.
+    const mode = (await Deno.stat(path)).mode;
+    if (mode !== null && (mode & 0o077) !== 0) {
+      throw new ConfigError(
+        `${path} is readable or writable by other users (mode ${
+          (mode & 0o777).toString(8)
+        }): run chmod 600 ${path}`,
+      );
+    }
     const stored = (await Deno.readTextFile(path)).trim();
     if (stored.length >= MIN_SECRET_BYTES) return { value: stored, source: "data_dir" };
     throw new ConfigError(`${path} holds a secret shorter than ${MIN_SECRET_BYTES} bytes`);
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
-  await Deno.mkdir(db.dataDir, { recursive: true });
+  await Deno.mkdir(db.dataDir, { recursive: true, mode: 0o700 });
   const bytes = crypto.getRandomValues(new Uint8Array(32));
   const value = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   // createNew: two first starts at once must not overwrite each other's secret.

@@ -29,6 +29,8 @@ export function baseEnv(): Record<string, string> {
 /** A running server process. */
 export interface Server {
   port: number;
+  /** Its DATA_DIR. */
+  dataDir: string;
   child: Deno.ChildProcess;
   /** Everything it printed so far, stdout and stderr. */
   output(): string;
@@ -115,5 +117,5 @@ export async function startServer(options: StartOptions = {}): Promise<Server> {
     await stop();
     throw err;
   }
-  return { port, child, output: () => text, waitFor, stop };
+  return { port, dataDir, child, output: () => text, waitFor, stop };
 }

@@ -13,6 +13,7 @@
  */
 import { PGlite, types } from "@electric-sql/pglite";
 import { type CopyData, type Database, inTransaction, type Session } from "./database.ts";
+import { DataDirInUseError, lockDataDir, tightenDataDir } from "./data_dir.ts";
 import { DatabaseUnavailableError } from "./errors.ts";
 
 interface PgliteLike {
@@ -57,8 +58,12 @@ function sessionOf(conn: PgliteLike, begin: Begin | undefined, depth = 0): Sessi
   return session;
 }
 
+/** The folders a PGlite of this process has open. */
+const openDirs = new Set<string>();
+
 /**
- * Opens (creating when needed) the embedded PostgreSQL persisted under `dataDir`.
+ * Opens (creating when needed) the embedded PostgreSQL persisted under `dataDir`, which it locks
+ * for this process (see `data_dir.ts`): another process's open fails with a `DataDirInUseError`.
  *
  * @example
  * ```ts
@@ -68,15 +73,27 @@ function sessionOf(conn: PgliteLike, begin: Begin | undefined, depth = 0): Sessi
  * ```
  */
 export async function openPglite(dataDir: string): Promise<Database> {
-  await Deno.mkdir(dataDir, { recursive: true });
+  // One process at a time (a DataDirInUseError otherwise), and nothing readable by others.
+  const lock = await lockDataDir(dataDir);
   const dir = `${dataDir.replace(/\/+$/, "")}/pgdata`;
+  // One PGlite per folder in this process too (the lock is shared within a process).
+  const key = await Deno.realPath(dataDir);
+  if (openDirs.has(key)) {
+    lock.release();
+    throw new DataDirInUseError(dataDir);
+  }
+  openDirs.add(key);
   let pglite: PGlite;
   try {
+    await tightenDataDir(dataDir);
     pglite = await PGlite.create(dir, {
       // Same JS types as node-postgres gives: int8 and numeric as strings.
       parsers: { [types.INT8]: (v: string) => v, [types.NUMERIC]: (v: string) => v },
     });
+    await tightenDataDir(dataDir);
   } catch (err) {
+    openDirs.delete(key);
+    lock.release();
     throw new DatabaseUnavailableError(
       `Cannot open the embedded database in ${dir}: ${(err as Error).message}`,
       { cause: err },
@@ -120,7 +137,13 @@ export async function openPglite(dataDir: string): Promise<Database> {
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      await pglite.close();
+      try {
+        await pglite.close();
+        await tightenDataDir(dataDir);
+      } finally {
+        openDirs.delete(key);
+        lock.release();
+      }
     },
   };
   return db;

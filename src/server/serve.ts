@@ -13,8 +13,9 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { createApp } from "../app.ts";
-import { type Env, loadServerConfig, type ServerConfig } from "../config.ts";
-import { ConfigError } from "../errors.ts";
+import { databaseFrom, type Env, loadServerConfig, type ServerConfig } from "../config.ts";
+import { DataDirInUseError, type DataDirLock, lockDataDir } from "../db/data_dir.ts";
+import { ConfigError, EXIT_USAGE } from "../errors.ts";
 import { closeLogging, setupLogging } from "../log.ts";
 import { CLOSE_MS, type HttpServer, sleep } from "./http_server.ts";
 import { listen, openServerDatabase, Signals, StartError } from "./start.ts";
@@ -63,13 +64,27 @@ async function serveOne(config: ServerConfig, signals: Signals): Promise<void> {
 export async function serve(env: Env): Promise<number> {
   const signals = new Signals();
   let config: ServerConfig;
+  // The embedded database's folder is locked first: a second process stops before it reads or
+  // creates anything there (its secret included).
+  let dataDirLock: DataDirLock | undefined;
   try {
+    const settings = databaseFrom(env);
+    if (!settings.databaseUrl) dataDirLock = await lockDataDir(settings.dataDir);
     config = await loadServerConfig(env);
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
+    dataDirLock?.release();
+    if (!(err instanceof ConfigError || err instanceof DataDirInUseError)) throw err;
     console.error(`taskapi: ${err.message}`);
-    return 1;
+    return err instanceof DataDirInUseError ? EXIT_USAGE : 1;
   }
+  try {
+    return await serveConfigured(env, config, signals);
+  } finally {
+    dataDirLock?.release();
+  }
+}
+
+async function serveConfigured(env: Env, config: ServerConfig, signals: Signals): Promise<number> {
   // Buffered: a write per request line is ~5% of the CPU under load; closeLogging flushes.
   await setupLogging({
     level: config.logLevel,
