@@ -67,6 +67,7 @@ export {
   databaseFrom,
   type DatabaseSettings,
   type Env,
+  type LoadOptions,
   loadServerConfig,
   type LogFormat,
   type LogLevel,

@@ -206,30 +206,40 @@ export function databaseFrom(env: Env): DatabaseSettings {
  * Deno.serve({ hostname: config.host, port: config.port }, () => new Response("ok"));
  * ```
  */
-export async function loadServerConfig(env: Env): Promise<ServerConfig> {
-  const host = env.HOST?.trim() || "127.0.0.1";
-  const port = intFrom(env, "PORT", 5000, 0, 65535);
+export async function loadServerConfig(
+  env: Env,
+  options: LoadOptions = {},
+): Promise<ServerConfig> {
   const db = databaseFrom(env);
-  const workers = workersFrom(env, db);
-  const secret = await resolveSecret(env.JWT_SECRET, db);
-  return {
-    host,
-    port,
+  // Everything is checked before the secret is read or created: a bad setting touches nothing.
+  const settings = {
+    host: env.HOST?.trim() || "127.0.0.1",
+    port: intFrom(env, "PORT", 5000, 0, 65535),
     ...db,
-    jwtSecret: secret.value,
-    jwtSecretSource: secret.source,
+    workers: workersFrom(env, db),
     accessTokenTtlSeconds: intFrom(env, "ACCESS_TOKEN_TTL_SECONDS", 3600, 1, 31 * 86400),
     refreshTokenTtlSeconds: intFrom(env, "REFRESH_TOKEN_TTL_SECONDS", 30 * 86400, 1, 365 * 86400),
     logLevel: logLevelFrom(env),
     logFormat: logFormatFrom(env),
     metrics: switchFrom(env, "METRICS", true),
-    workers,
     maxBodyBytes: intFrom(env, "MAX_BODY_BYTES", 1024 * 1024, 1, 1024 * 1024 * 1024),
     loginMaxFailures: intFrom(env, "LOGIN_MAX_FAILURES", 10, 0, 1_000_000),
     loginWindowSeconds: intFrom(env, "LOGIN_WINDOW_SECONDS", 900, 0, 365 * 86400),
     authRequestsPerMinute: intFrom(env, "AUTH_REQUESTS_PER_MINUTE", 60, 0, 1_000_000),
     ...securityFrom(env),
   };
+  await options.beforeSecret?.(settings);
+  const secret = await resolveSecret(env.JWT_SECRET, db);
+  return { ...settings, jwtSecret: secret.value, jwtSecretSource: secret.source };
+}
+
+/** Options for {@linkcode loadServerConfig}. */
+export interface LoadOptions {
+  /**
+   * Runs once every setting is valid, before the secret is read from (or created in) `DATA_DIR`:
+   * the server locks the embedded `DATA_DIR` here.
+   */
+  beforeSecret?: (settings: Omit<ServerConfig, "jwtSecret" | "jwtSecretSource">) => Promise<void>;
 }
 
 /** The settings of the defences against abuse (README, "Security"). */

@@ -13,7 +13,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { createApp } from "../app.ts";
-import { databaseFrom, type Env, loadServerConfig, type ServerConfig } from "../config.ts";
+import { type Env, loadServerConfig, type ServerConfig } from "../config.ts";
 import { DataDirInUseError, type DataDirLock, lockDataDir } from "../db/data_dir.ts";
 import { ConfigError, EXIT_USAGE } from "../errors.ts";
 import { closeLogging, setupLogging } from "../log.ts";
@@ -68,9 +68,11 @@ export async function serve(env: Env): Promise<number> {
   // creates anything there (its secret included).
   let dataDirLock: DataDirLock | undefined;
   try {
-    const settings = databaseFrom(env);
-    if (!settings.databaseUrl) dataDirLock = await lockDataDir(settings.dataDir);
-    config = await loadServerConfig(env);
+    config = await loadServerConfig(env, {
+      beforeSecret: async (settings) => {
+        if (!settings.databaseUrl) dataDirLock = await lockDataDir(settings.dataDir);
+      },
+    });
   } catch (err) {
     dataDirLock?.release();
     if (!(err instanceof ConfigError || err instanceof DataDirInUseError)) throw err;
