@@ -119,7 +119,16 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const hashing = deps.hashing ??
     new HashQueue({ concurrency: config.hashConcurrency, queue: config.hashQueue });
   app.route("/", authRoutes({ db, tokens, config, clock, addresses, revocations, hashing }));
-  app.route("/tasks", taskRoutes({ db, tokens, revocations, publicUrl: config.publicUrl }));
+  app.route(
+    "/tasks",
+    taskRoutes({
+      db,
+      tokens,
+      revocations,
+      publicUrl: config.publicUrl,
+      maxTasksPerUser: config.maxTasksPerUser,
+    }),
+  );
   serveDocs(app);
   serveOpenApi(app); // after the others: it describes every route registered on app
 

@@ -244,6 +244,8 @@ export interface LoadOptions {
 
 /** The settings of the defences against abuse (README, "Security"). */
 export interface SecuritySettings {
+  /** Tasks one user may have (`MAX_TASKS_PER_USER`); past it `POST /tasks` answers 403. 0 = off. */
+  maxTasksPerUser: number;
   /** Password hashes (Argon2id, 19 MiB each) running at once (`HASH_CONCURRENCY`). */
   hashConcurrency: number;
   /** Hashes waiting for a slot at most (`HASH_QUEUE`); past that, 503 with `Retry-After`. */
@@ -280,6 +282,7 @@ export function securityFrom(env: Env): SecuritySettings {
   const hashConcurrency = intFrom(env, "HASH_CONCURRENCY", cores, 1, 1024);
   return {
     loginMaxFailuresPerUser: intFrom(env, "LOGIN_MAX_FAILURES_PER_USER", 100, 0, 1_000_000),
+    maxTasksPerUser: intFrom(env, "MAX_TASKS_PER_USER", 10_000, 0, 1_000_000_000),
     hashConcurrency,
     hashQueue: intFrom(env, "HASH_QUEUE", 4 * hashConcurrency, 0, 100_000),
     trustedProxies: cidrsFrom(env.TRUSTED_PROXIES),

@@ -30,6 +30,9 @@ const ERRORS = {
   401: ["Missing, invalid or expired token, or wrong credentials", {
     message: "Invalid or missing token",
   }],
+  403: ["The user has MAX_TASKS_PER_USER tasks already", {
+    message: "Task limit reached: at most 10000 tasks per user",
+  }],
   404: ["No such task for this user (another user's task looks exactly like a missing one)", {
     message: "Task not found",
   }],

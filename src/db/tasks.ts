@@ -68,23 +68,41 @@ const iso = (column: string) =>
 export const COLUMNS = `id, title, description, status, ${iso("created_at")}, ${iso("updated_at")}`;
 
 /**
- * Creates a task for `userId`.
+ * Creates a task for `userId`, unless the user already has `maxTasks` tasks (0: no limit); then
+ * nothing is inserted and the answer is undefined. Concurrent inserts of one user may pass the
+ * limit by the few that are in flight at once (the totals are counted at each commit).
  *
  * @example
  * ```ts
- * const task = await insertTask(db, userId, { title: "Write tests" });
+ * const task = await insertTask(db, userId, { title: "Write tests" }, 10_000);
+ * if (!task) throw AppError.http(403, "Task limit reached");
  * ```
  */
+export function insertTask(
+  db: Queryable,
+  userId: number,
+  fields: TaskFields & { title: string },
+): Promise<VersionedTask>;
+export function insertTask(
+  db: Queryable,
+  userId: number,
+  fields: TaskFields & { title: string },
+  maxTasks: number,
+): Promise<VersionedTask | undefined>;
 export async function insertTask(
   db: Queryable,
   userId: number,
   fields: TaskFields & { title: string },
-): Promise<VersionedTask> {
+  maxTasks = 0,
+): Promise<VersionedTask | undefined> {
+  // The quota reads the user's row of task_totals (one primary-key lookup), in the same statement.
   const rows = await db.query<VersionedTask>(
     `INSERT INTO tasks (user_id, title, description, status)
-     VALUES ($1, $2, coalesce($3, ''), coalesce($4, 'pending'))
+     SELECT $1, $2, coalesce($3, ''), coalesce($4, 'pending')
+     WHERE $5::int = 0 OR coalesce(
+       (SELECT pending + in_progress + completed FROM task_totals WHERE user_id = $1), 0) < $5
      RETURNING ${COLUMNS}, version`,
-    [userId, fields.title, fields.description ?? null, fields.status ?? null],
+    [userId, fields.title, fields.description ?? null, fields.status ?? null, maxTasks],
     { name: "tasks_insert" },
   );
   return rows[0];

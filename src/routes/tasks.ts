@@ -65,7 +65,7 @@ const createTaskRoute = createRoute({
       }),
       content: json(CreatedSchema),
     },
-    ...errorResponses(400, 401, 413, 503),
+    ...errorResponses(400, 401, 403, 413, 503),
   },
 });
 
@@ -150,6 +150,8 @@ export interface TaskRouteDeps {
   revocations: RevocationList;
   /** `PUBLIC_URL`, for absolute `Link` references; relative ones without it. */
   publicUrl?: string;
+  /** `MAX_TASKS_PER_USER`: past it `POST /tasks` answers 403. 0 or absent: no limit. */
+  maxTasksPerUser?: number;
 }
 
 /** The task as the API shows it, without its version; sets its ETag on the answer. */
@@ -188,7 +190,12 @@ export function taskRoutes(deps: TaskRouteDeps): OpenAPIHono<AuthedEnv> {
   const listPath = `${publicUrl ?? ""}/tasks`;
 
   app.openapi(createTaskRoute, async (c) => {
-    const task = withEtag(c, await insertTask(db, c.var.userId, c.req.valid("json")));
+    const max = deps.maxTasksPerUser ?? 0;
+    const inserted = await insertTask(db, c.var.userId, c.req.valid("json"), max);
+    if (!inserted) {
+      throw AppError.http(403, `Task limit reached: at most ${max} tasks per user`);
+    }
+    const task = withEtag(c, inserted);
     c.header("Location", `/tasks/${task.id}`);
     return c.json({ message: "Task created successfully" as const, id: task.id, task }, 201);
   });
