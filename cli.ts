@@ -63,6 +63,12 @@ Options:
   --sample N            records read to infer the schema (default ${DEFAULT_SAMPLE})
   --skip-lines N        lines above the header to skip (default: detected, see below); 0: none
   --comment C           drop every line that starts with C (for example "#")
+  --key COL[,COL...]    the columns that identify a row: the primary key of a table ingest
+                        creates; an existing table needs a unique index on exactly them
+  --on-conflict MODE    a record whose key is there already (in the table or earlier in the
+                        file): error (default: rejected with the database's reason), update
+                        (loaded over it; the file's last record of a key wins), ignore (the
+                        row there, or the key's first record, stays; counted as ignored)
   --max-rejects N|R     stop (exit 1) when more than N rows, or a share R (0.05, 5%), are rejected
   --summary-json FILE   also write the summary as JSON
   --quiet               no progress display
@@ -123,6 +129,8 @@ const INGEST_FLAGS = {
   sample: { type: "string" },
   "skip-lines": { type: "string" },
   comment: { type: "string" },
+  key: { type: "string" },
+  "on-conflict": { type: "string" },
   "max-rejects": { type: "string" },
   "summary-json": { type: "string" },
   quiet: { type: "boolean" },
@@ -290,6 +298,8 @@ async function ingestCommand(args: string[]): Promise<number> {
     sample: wholeNumber("sample", values.sample),
     skipLines: countFrom("skip-lines", values["skip-lines"]),
     comment: values.comment,
+    key: values.key?.split(",").map((k) => k.trim()),
+    onConflict: values["on-conflict"] as IngestOptions["onConflict"],
     maxRejects: values["max-rejects"] === undefined
       ? undefined
       : parseMaxRejects(values["max-rejects"]),

@@ -120,3 +120,4 @@ export {
   type Progress,
   type WideningNote,
 } from "./src/etl/summary.ts";
+export { ON_CONFLICT, type OnConflict } from "./src/etl/upsert.ts";

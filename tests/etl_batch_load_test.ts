@@ -84,6 +84,7 @@ for (const namesLine of [true, false]) {
         filePath: csv,
         fileSize: 0,
         schema: {},
+        schemaInferred: false,
         rejectsPath: rejects.path,
       });
       const batch = batchOf(values);

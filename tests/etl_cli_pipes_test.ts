@@ -4,7 +4,10 @@
  * total loss exiting 1 with its cause on stderr.
  */
 import assert from "node:assert/strict";
+import { migrate } from "../src/db/migrate.ts";
 import { openDatabase } from "../src/db/open.ts";
+import { ingest } from "../src/etl/ingest.ts";
+import { createStatement } from "../src/etl/target_table.ts";
 import { TEST_DATABASE_URL, uniqueName } from "./db_helpers.ts";
 import { tempDir } from "./etl_helpers.ts";
 import {
@@ -12,6 +15,7 @@ import {
   CLI,
   cli,
   env,
+  GEN_SCHEMA,
   interruptedLoad,
   type Run,
   untilRejects,
@@ -106,6 +110,75 @@ Deno.test("cli: a gzip load killed mid-way resumes to exactly the rows and rejec
     assert.match(resumed.stdout, /resumed after\s+[\d,]+ records/);
     // The unbroken reference loads the plain file: the same rows and the same rejects file.
     await assertSameAsUnbroken(dir.path, file, table, rejects);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("cli: a keyed update load killed mid-way resumes to exactly the table of an unbroken one", async () => {
+  const dir = await tempDir();
+  const table = uniqueName("killed_key");
+  const reference = uniqueName("unbroken_key");
+  try {
+    const { file, rejects, args } = await interruptedLoad(dir.path, table);
+    const keyed = [...args, "--key", "id", "--on-conflict", "update"];
+    // Both tables hold every other id before the load: half the file updates, half inserts.
+    const db = await openDatabase({ databaseUrl: TEST_DATABASE_URL, dataDir: dir.path });
+    try {
+      await migrate(db);
+      for (const t of [table, reference]) {
+        await db.exec(createStatement(t, GEN_SCHEMA, ["id"]));
+        await db.exec(
+          `INSERT INTO "${t}" (id, first_name) SELECT g, 'old' FROM generate_series(1, 60000, 2) g`,
+        );
+      }
+    } finally {
+      await db.close(); // PGlite: one process at a time owns the folder
+    }
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", CLI, ...keyed],
+      env: env(dir.path),
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const reached = await untilRejects(rejects, 250);
+    child.kill("SIGKILL");
+    const status = await child.status;
+    await child.stderr.cancel();
+    assert.ok(
+      reached && status.signal === "SIGKILL",
+      `not killed mid-load: ${JSON.stringify(status)}`,
+    );
+    const resumed = await cli([...keyed, "--resume"], env(dir.path));
+    assert.equal(resumed.code, 0, resumed.stderr);
+
+    const again = await openDatabase({ databaseUrl: TEST_DATABASE_URL, dataDir: dir.path });
+    try {
+      const refRejects = `${dir.path}/reference.rejects.csv`;
+      const ref = await ingest({
+        db: again,
+        file,
+        schema: GEN_SCHEMA,
+        table: reference,
+        rejectsPath: refRejects,
+        batchSize: 1000,
+        key: ["id"],
+        onConflict: "update",
+      });
+      assert.equal(ref.exitCode, 0, ref.error?.message ?? "");
+      assert.ok(ref.summary.rows_updated > 25_000, JSON.stringify(ref.summary));
+      const digest = async (t: string) =>
+        (await again.query<{ n: number; old: number; md5: string }>(
+          `SELECT count(*)::int AS n, count(*) FILTER (WHERE first_name = 'old')::int AS old,
+                  md5(string_agg(t::text, ',' ORDER BY id)) AS md5 FROM "${t}" t`,
+        ))[0];
+      const got = await digest(table);
+      assert.deepEqual(got, await digest(reference));
+      assert.ok(got.old > 0 && got.old < 30_000, JSON.stringify(got)); // rejected rows kept 'old'
+      assert.equal(await Deno.readTextFile(rejects), await Deno.readTextFile(refRejects));
+    } finally {
+      await again.close();
+    }
   } finally {
     await dir.remove();
   }

@@ -82,6 +82,8 @@ Deno.test("cli: --help for each command, exit 0", async () => {
       "--summary-json",
       "--skip-lines",
       "--comment",
+      "--key",
+      "--on-conflict",
     ]
   ) assert.ok(ingestHelp.stdout.includes(flag), flag);
   const inferHelp = await cliBare(["infer", "--help"]);

@@ -43,6 +43,25 @@ Deno.test("summary: rows read, loaded, rejected by reason, seconds, rows/s", () 
   assert.match(resumed, /^stopped\s+boom$/m);
 });
 
+Deno.test("summary: preamble, comments, keys ignored or updated, widenings, standard input", () => {
+  const text = formatSummary({
+    ...summary,
+    file: "-",
+    preamble_lines: 2,
+    comment_lines: 1,
+    rows_ignored: 30,
+    rows_updated: 12,
+    widenings: [{ column: "n", from: "integer", to: "bigint", line: 10_001, value: "3000000000" }],
+  });
+  assert.match(text, /^file\s+- \(standard input\)$/m);
+  assert.match(text, /^preamble\s+2 lines skipped above the header$/m);
+  assert.match(text, /^comments\s+1 line dropped$/m);
+  assert.match(text, /^rows loaded\s+950,000 {2}\(12 over existing keys\)$/m);
+  assert.match(text, /^rows ignored\s+30 {2}\(key already there\)$/m);
+  assert.match(text, /^widened\s+n: integer → bigint at line 10001 \("3000000000"\)$/m);
+  assert.doesNotMatch(formatSummary(summary), /preamble|comments|ignored|widened/);
+});
+
 Deno.test("progress: percent of bytes, rows/s, ETA", () => {
   const line = formatProgress({
     bytesRead: 25,
@@ -55,4 +74,16 @@ Deno.test("progress: percent of bytes, rows/s, ETA", () => {
   assert.match(line, /25\.0%/);
   assert.match(line, /500 rows\/s/);
   assert.match(line, /ETA 6s/);
+});
+
+Deno.test("progress: a pipe has no size: bytes read, no share, no ETA", () => {
+  const line = formatProgress({
+    bytesRead: 12_500_000,
+    bytesTotal: undefined,
+    rowsRead: 1000,
+    rowsLoaded: 900,
+    rowsRejected: 100,
+    seconds: 2,
+  });
+  assert.match(line, /^ +12\.5 MB {2}1,000 rows {2}500 rows\/s {2}100 rejected$/);
 });

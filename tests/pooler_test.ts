@@ -14,6 +14,7 @@ import { openDatabase } from "../src/db/open.ts";
 import { testConfig, wrap } from "./api_helpers.ts";
 import { freshDatabase, TEST_DATABASE_URL, uniqueName } from "./db_helpers.ts";
 import { writeCsv } from "./etl_gen.ts";
+import { parseCsv } from "./etl_helpers.ts";
 import { pgbouncerUnavailable, startPgBouncer } from "./pgbouncer.ts";
 import { CLI, startServer } from "./server_helpers.ts";
 
@@ -224,6 +225,61 @@ Deno.test({
       const resumed = await ingest(tables[0], ["--resume"]);
       assert.equal(resumed.code, 0, decoder.decode(resumed.stderr));
       assert.equal(await count(tables[0]), loaded);
+    } finally {
+      for (const t of tables) await direct.exec(`DROP TABLE IF EXISTS "${t}"`).catch(() => {});
+      await direct.close();
+      await bouncer.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "pooler: keyed loads (--on-conflict update) through PgBouncer, two at once",
+  ignore,
+  async fn() {
+    // Each batch's staging table lives in its transaction (ON COMMIT DROP): with two clients on
+    // two server connections, one left behind would meet the other client's next transaction.
+    const bouncer = await startPgBouncer({ poolSize: 2 });
+    const dir = await Deno.makeTempDir({ prefix: "taskapi-pool-key-" });
+    const direct = await openDatabase({ databaseUrl: TEST_DATABASE_URL, dataDir: dir });
+    const tables = [uniqueName("pooled_key"), uniqueName("pooled_key")];
+    try {
+      const files = [`${dir}/a.csv`, `${dir}/b.csv`];
+      await writeCsv({ path: files[0], rows: 3000, seed: 1 });
+      await writeCsv({ path: files[1], rows: 3000, seed: 2 });
+      const env = {
+        DATABASE_URL: bouncer.through(TEST_DATABASE_URL!),
+        DATABASE_POOLER: "transaction",
+        DATA_DIR: dir,
+        NO_COLOR: "1",
+      };
+      const decoder = new TextDecoder();
+      const ingest = async (file: string, table: string) => {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", CLI, "ingest", file, "--table", table, "--batch-size", "500"]
+            .concat(["--key", "id", "--on-conflict", "update", "--log-file", `${dir}/i.log`])
+            .concat(["--rejects", `${dir}/${table}.rejects.csv`, "--quiet"]),
+          env,
+        }).output();
+        assert.equal(out.code, 0, decoder.decode(out.stderr));
+        return decoder.decode(out.stdout);
+      };
+      // Table 0 loads a then b, table 1 b then a, side by side: a stage that outlived its
+      // transaction would carry one table's rows into the other's merge.
+      for (const round of [0, 1]) {
+        const outs = await Promise.all(tables.map((t, i) => ingest(files[(i + round) % 2], t)));
+        if (round === 1) { for (const o of outs) assert.match(o, /3,000 over existing keys/); }
+      }
+      const names = async (file: string) =>
+        parseCsv(await Deno.readTextFile(file)).slice(1).map((r) => r[1]);
+      for (const [i, t] of tables.entries()) {
+        const [{ n, all }] = await direct.query<{ n: number; all: string }>(
+          `SELECT count(*)::int AS n, string_agg(first_name, ',' ORDER BY id) AS all FROM "${t}"`,
+        );
+        assert.equal(n, 3000);
+        assert.equal(all, (await names(files[(i + 1) % 2])).join(","), `table ${i}`);
+      }
     } finally {
       for (const t of tables) await direct.exec(`DROP TABLE IF EXISTS "${t}"`).catch(() => {});
       await direct.close();

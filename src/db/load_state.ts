@@ -19,12 +19,28 @@ export interface LoadKey {
   fingerprint: string;
 }
 
+/** A column widened by a load (its inferred type did not fit a later value). */
+export interface RecordedWidening {
+  column: string;
+  from: string;
+  to: string;
+  /** The physical line of the first record whose value did not fit. */
+  line: number;
+  value: string;
+}
+
 /** Counters as committed. */
 export interface LoadProgress {
   recordsDone: number;
   lastLine: number;
   rowsLoaded: number;
   rowsRejected: number;
+  /** Records not loaded because their key was there already (`--on-conflict ignore`). */
+  rowsIgnored: number;
+  /** Records loaded over an existing row of their key (`--on-conflict update`). */
+  rowsUpdated: number;
+  /** Columns widened so far, in order. */
+  widenings: RecordedWidening[];
   rejectedByReason: Record<string, number>;
   defaulted: Record<string, number>;
   rejectsBytes: number;
@@ -37,6 +53,8 @@ export interface LoadState extends LoadProgress, LoadKey {
   filePath: string;
   fileSize: number;
   schema: unknown;
+  /** The schema was inferred: later values that do not fit widen its columns. */
+  schemaInferred: boolean;
   rejectsPath: string;
 }
 
@@ -51,6 +69,10 @@ interface Row {
   last_line: string | number;
   rows_loaded: string | number;
   rows_rejected: string | number;
+  rows_ignored: string | number;
+  rows_updated: string | number;
+  widenings: RecordedWidening[] | string;
+  schema_inferred: boolean;
   rejected_by_reason: Record<string, number> | string;
   defaulted: Record<string, number> | string;
   rejects_path: string;
@@ -81,6 +103,10 @@ export async function findLoad(db: Queryable, key: LoadKey): Promise<LoadState |
     lastLine: Number(r.last_line),
     rowsLoaded: Number(r.rows_loaded),
     rowsRejected: Number(r.rows_rejected),
+    rowsIgnored: Number(r.rows_ignored),
+    rowsUpdated: Number(r.rows_updated),
+    widenings: json(r.widenings),
+    schemaInferred: r.schema_inferred,
     rejectedByReason: json(r.rejected_by_reason),
     defaulted: json(r.defaulted),
     rejectsPath: r.rejects_path,
@@ -92,15 +118,24 @@ export async function findLoad(db: Queryable, key: LoadKey): Promise<LoadState |
 /** Records the start of a load (replacing any earlier record of the same key). */
 export async function startLoad(
   db: Queryable,
-  load: LoadKey & { filePath: string; fileSize: number; schema: unknown; rejectsPath: string },
+  load: LoadKey & {
+    filePath: string;
+    fileSize: number;
+    schema: unknown;
+    schemaInferred: boolean;
+    rejectsPath: string;
+  },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO ingest_loads (table_name, fingerprint, file_path, file_size, schema, rejects_path)
-     VALUES ($1, $2, $3, $4, $5, $6)
+    `INSERT INTO ingest_loads (table_name, fingerprint, file_path, file_size, schema, rejects_path,
+                               schema_inferred)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (table_name, fingerprint) DO UPDATE SET
        file_path = EXCLUDED.file_path, file_size = EXCLUDED.file_size, schema = EXCLUDED.schema,
+       schema_inferred = EXCLUDED.schema_inferred,
        rejects_path = EXCLUDED.rejects_path, status = 'running', records_done = 0, last_line = 1,
-       rows_loaded = 0, rows_rejected = 0, rejected_by_reason = '{}', defaulted = '{}',
+       rows_loaded = 0, rows_rejected = 0, rows_ignored = 0, rows_updated = 0, widenings = '[]',
+       rejected_by_reason = '{}', defaulted = '{}',
        rejects_bytes = 0, batches = 0, started_at = now(), updated_at = now(), finished_at = NULL`,
     [
       load.table,
@@ -109,23 +144,30 @@ export async function startLoad(
       load.fileSize,
       JSON.stringify(load.schema),
       load.rejectsPath,
+      load.schemaInferred,
     ],
   );
 }
 
-/** Saves the counters after a batch; call it inside the batch's transaction. */
+/**
+ * Saves the counters after a batch; call it inside the batch's transaction. `schema`, when
+ * given, replaces the recorded one (the batch widened a column).
+ */
 export async function saveProgress(
   tx: Queryable,
   key: LoadKey,
   p: LoadProgress,
   complete = false,
+  schema?: unknown,
 ): Promise<void> {
   await tx.query(
     `UPDATE ingest_loads SET records_done = $3, last_line = $4, rows_loaded = $5,
        rows_rejected = $6, rejected_by_reason = $7, defaulted = $8, rejects_bytes = $9,
        batches = $10, updated_at = now(),
        status = CASE WHEN $11::boolean THEN 'complete' ELSE status END,
-       finished_at = CASE WHEN $11::boolean THEN now() ELSE finished_at END
+       finished_at = CASE WHEN $11::boolean THEN now() ELSE finished_at END,
+       rows_ignored = $12, rows_updated = $13, widenings = $14,
+       schema = coalesce($15::jsonb, schema)
      WHERE table_name = $1 AND fingerprint = $2`,
     [
       key.table,
@@ -139,6 +181,10 @@ export async function saveProgress(
       p.rejectsBytes,
       p.batches,
       complete,
+      p.rowsIgnored,
+      p.rowsUpdated,
+      JSON.stringify(p.widenings),
+      schema === undefined ? null : JSON.stringify(schema),
     ],
   );
 }

@@ -17,6 +17,9 @@ import task_totals from "../../sql/030_task_totals.sql" with { type: "text" };
 import task_versions_and_sorts from "../../sql/031_task_versions_and_sorts.sql" with {
   type: "text",
 };
+import ingest_keys_widening from "../../sql/050_ingest_keys_widening.sql" with {
+  type: "text",
+};
 
 /** One numbered SQL file from `sql/`. */
 export interface Migration {
@@ -38,4 +41,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: "021", name: "logins", sql: logins },
   { version: "030", name: "task_totals", sql: task_totals },
   { version: "031", name: "task_versions_and_sorts", sql: task_versions_and_sorts },
+  { version: "050", name: "ingest_keys_widening", sql: ingest_keys_widening },
 ];

@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * const progress = await db.transaction((tx) => writeCommit(tx, commit, refused));
+ * const progress = await db.transaction((tx) => writeCommit(tx, commit, ALL_LOADED));
  * console.log(progress.rowsLoaded, progress.rejectsBytes);
  * ```
  *
@@ -45,6 +45,19 @@ export interface CommitTargets {
   maxRejects?: MaxRejects;
 }
 
+/** What loading a batch's rows found, besides the rows that went in. */
+export interface BatchResult {
+  /** Rows the database refused (their index among the batch's rows, and why). */
+  refused: readonly RefusedRow[];
+  /** Rows not loaded because their key was there already (`--on-conflict ignore`). */
+  ignored: number;
+  /** Rows loaded over an existing row of their key (`--on-conflict update`). */
+  updated: number;
+}
+
+/** A batch whose rows all went in. */
+export const ALL_LOADED: BatchResult = { refused: [], ignored: 0, updated: 0 };
+
 /** One batch's commit: the batch, sealed; the progress committed before it; where it writes. */
 export interface BatchCommit {
   batch: Batch;
@@ -59,6 +72,9 @@ export function noProgress(): LoadProgress {
     lastLine: 1,
     rowsLoaded: 0,
     rowsRejected: 0,
+    rowsIgnored: 0,
+    rowsUpdated: 0,
+    widenings: [],
     rejectedByReason: {},
     defaulted: {},
     rejectsBytes: 0,
@@ -96,16 +112,18 @@ export function checkRejectLimit(
 
 /**
  * Writes a batch's rejects and, inside `tx`, its load state; returns the progress it commits.
- * `refused` are the rows the database would not take. Without `tx` (a dry run) only the rejects
- * are written. Throws a {@linkcode LoadError} past the reject limit: the rejects are then in
- * the file for the user to look at, but not committed, so a resume truncates them away.
+ * `result` says which rows the database would not take, and how many were ignored or updated.
+ * Without `tx` (a dry run) only the rejects are written. Throws a {@linkcode LoadError} past
+ * the reject limit: the rejects are then in the file for the user to look at, but not
+ * committed, so a resume truncates them away.
  */
 export async function writeCommit(
   tx: Session | undefined,
   commit: BatchCommit,
-  refused: readonly RefusedRow[],
+  result: BatchResult = ALL_LOADED,
 ): Promise<LoadProgress> {
   const { batch, before, to } = commit;
+  const { refused, ignored, updated } = result;
   const { rejects } = to;
   // A copy: the pooled buffer is reused once this batch is done.
   rejects.addEncoded(batch.rejectText.bytes().slice(), batch.rejected);
@@ -127,8 +145,11 @@ export async function writeCommit(
   const next: LoadProgress = {
     recordsDone: before.recordsDone + batch.records,
     lastLine: batch.lastLine || before.lastLine,
-    rowsLoaded: before.rowsLoaded + batch.lines.length - refused.length,
+    rowsLoaded: before.rowsLoaded + batch.lines.length - refused.length - ignored,
     rowsRejected: before.rowsRejected + batch.rejected + refused.length,
+    rowsIgnored: before.rowsIgnored + ignored,
+    rowsUpdated: before.rowsUpdated + updated,
+    widenings: before.widenings,
     rejectedByReason,
     defaulted: batch.defaulted,
     rejectsBytes: 0,

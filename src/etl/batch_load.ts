@@ -1,7 +1,8 @@
 /**
  * One batch into the database, in one transaction, as a sequence of steps: the transaction's
- * settings, the COPY of its rows, then its commit ({@linkcode writeCommit}: rejects, reject limit,
- * load state). A COPY the database refuses for a row's values is rolled back and the batch is
+ * settings and the batch's own DDL (a widened column), the COPY of its rows (for a keyed load into
+ * a staging table, then merged into the table: see `upsert.ts`), then its commit
+ * ({@linkcode writeCommit}: rejects, reject limit, load state). A COPY the database refuses for a row's values is rolled back and the batch is
  * loaded again in a second transaction, with savepoints isolating the refused rows: first by the
  * line PostgreSQL names in `err.where`, by bisection when it names none. One bad row never costs
  * a batch; a lost connection is not a row's fault and stops the load.
@@ -21,7 +22,11 @@ import type { CopyData, Database, Session } from "../db/database.ts";
 import { DatabaseUnavailableError } from "../db/errors.ts";
 import type { LoadProgress } from "../db/load_state.ts";
 import type { RefusedRow, WholeBatch } from "./batch.ts";
-import { type BatchCommit, writeCommit } from "./batch_commit.ts";
+import { ALL_LOADED, type BatchCommit, writeCommit } from "./batch_commit.ts";
+import { mergeStage, stageStatement, type UpsertPlan } from "./upsert.ts";
+import { blamedLine, isRowError, refusal } from "./refusal.ts";
+
+export { blamedLine, isRowError } from "./refusal.ts";
 
 /** One batch's rows for {@linkcode loadBatch}. */
 export interface BatchRows {
@@ -34,30 +39,18 @@ export interface BatchRows {
   data: CopyData;
   /** The rows one by one, once the batch is complete: only asked for to isolate refused rows. */
   whole: () => Promise<WholeBatch>;
-}
-
-/**
- * Errors a row's values can cause: data exceptions (22xxx), integrity violations (23xxx),
- * program limits such as a row too big (54xxx). Anything else (a dropped table, no privilege)
- * is no row's fault, and isolating would only reject every row.
- */
-export function isRowError(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === "string" && /^(22|23|54)/.test(code);
-}
-
-/** The 1-based row of a COPY that PostgreSQL blames, from `err.where` ("COPY t, line 3, ..."). */
-export function blamedLine(err: unknown): number | undefined {
-  const where = (err as { where?: unknown })?.where;
-  if (typeof where !== "string") return undefined;
-  const m = /\bline (\d+)/.exec(where);
-  return m ? Number(m[1]) : undefined;
-}
-
-function refusal(err: unknown): string {
-  const e = err as { message?: string; where?: string };
-  const column = typeof e.where === "string" ? /column (\S+?):/.exec(e.where)?.[1] : undefined;
-  return (column ? `${column}: ` : "") + (e.message ?? String(err));
+  /**
+   * A keyed load (`--key`): `copySql` copies into its staging table, merged into the table
+   * before the commit (see `upsert.ts`).
+   * @default {none: the COPY goes straight into the table}
+   */
+  upsert?: UpsertPlan;
+  /**
+   * Runs first in each of the batch's transactions (after its settings): DDL the batch's rows
+   * need, such as a widened column.
+   * @default {nothing}
+   */
+  prepare?: (tx: Session) => Promise<void>;
 }
 
 // Converters pass timestamps through unchanged; one without an offset must mean UTC.
@@ -102,14 +95,15 @@ async function loadBatchIn(
   let copyError: unknown;
   try {
     return await inTransaction(async (tx) => {
-      await tx.exec(settings);
+      await begin(tx, settings, rows);
+      let copied: number;
       try {
-        await tx.copyFrom(rows.copySql, rows.data);
+        copied = await tx.copyFrom(rows.copySql, rows.data);
       } catch (err) {
         copyError = err;
         throw err;
       }
-      return await writeCommit(tx, await commit, []);
+      return await finish(tx, rows, await commit, copied, []);
     });
   } catch (err) {
     if (err !== copyError || err instanceof DatabaseUnavailableError || !isRowError(err)) {
@@ -119,14 +113,46 @@ async function loadBatchIn(
   // The rows may still be arriving (a streamed COPY stops at the first bad row).
   const whole = await rows.whole();
   return await inTransaction(async (tx) => {
-    await tx.exec(settings);
+    await begin(tx, settings, rows);
     const refused: RefusedRow[] = [];
     const all = Array.from({ length: whole.rows }, (_, i) => i);
     await isolate(tx, whole, rows.copySql, all, refused, copyError);
     if (refused.length === 0) throw copyError; // nothing to blame: not a row's fault after all
     refused.sort((a, b) => a.index - b.index);
-    return await writeCommit(tx, await commit, refused);
+    return await finish(tx, rows, await commit, whole.rows - refused.length, refused);
   });
+}
+
+/** The start of a batch's transaction: its settings, its own steps, a keyed load's stage. */
+async function begin(tx: Session, settings: string, rows: BatchRows): Promise<void> {
+  await tx.exec(settings);
+  await rows.prepare?.(tx);
+  if (rows.upsert) await tx.exec(stageStatement(rows.upsert));
+}
+
+/**
+ * After the COPY (`copied` rows in, `copyRefused` refused): a keyed load merges its stage into
+ * the table, once the batch before has committed (so keys meet in the file's order); then the
+ * commit.
+ */
+async function finish(
+  tx: Session,
+  rows: BatchRows,
+  commit: BatchCommit,
+  copied: number,
+  copyRefused: RefusedRow[],
+): Promise<LoadProgress> {
+  if (!rows.upsert) return await writeCommit(tx, commit, { ...ALL_LOADED, refused: copyRefused });
+  const merged = await mergeStage(tx, rows.upsert, copied);
+  // The staged rows are the batch's rows less those the COPY refused, in order.
+  const refusedIndex = new Set(copyRefused.map((r) => r.index));
+  const staged: number[] = [];
+  for (let i = 0; staged.length < copied; i++) if (!refusedIndex.has(i)) staged.push(i);
+  const refused = [
+    ...copyRefused,
+    ...merged.refused.map((r) => ({ index: staged[r.position], message: r.message })),
+  ].sort((a, b) => a.index - b.index);
+  return await writeCommit(tx, commit, { ...merged, refused });
 }
 
 async function isolate(

@@ -24,6 +24,7 @@
  */
 import { LoadError } from "../errors.ts";
 import { CsvRecord } from "./csv_record.ts";
+import { blankEnd, delimAt, fieldEnd, LineDropper } from "./csv_lines.ts";
 
 export { CsvRecord };
 
@@ -102,13 +103,8 @@ export class CsvParser {
   #extraLines = 0;
   #flags = 0;
   #recordDone = false;
-  /** Preamble lines still to drop. */
-  #skipLeft: number;
-  /** The comment prefix's bytes, and its first byte (-1: no comment prefix). */
-  readonly #comment: Uint8Array;
-  readonly #commentByte: number;
-  /** Comment lines dropped so far. */
-  commentLines = 0;
+  /** Preamble and comment lines to drop. */
+  readonly #drop: LineDropper;
 
   constructor(options: CsvParserOptions, onRecord: RecordHandler) {
     if ([...options.delimiter].length !== 1) {
@@ -119,9 +115,12 @@ export class CsvParser {
     this.#hi = Math.max(this.#dc, LF);
     this.onRecord = onRecord;
     this.#maxRecordBytes = options.maxRecordBytes ?? 64 * 1024 * 1024;
-    this.#skipLeft = options.skipLines ?? 0;
-    this.#comment = encoder.encode(options.comment ?? "");
-    this.#commentByte = this.#comment.length ? this.#comment[0] : -1;
+    this.#drop = new LineDropper(options.skipLines ?? 0, options.comment);
+  }
+
+  /** Comment lines dropped so far. */
+  get commentLines(): number {
+    return this.#drop.comments;
   }
 
   /** The line where the next (not yet complete) record starts. */
@@ -237,19 +236,12 @@ export class CsvParser {
         break;
       }
       const recStart = p;
-      if (this.#skipLeft > 0 || b[p] === this.#commentByte) {
-        const next = this.#dropLine(p, len, final);
+      // Blank lines are not records (a trailing newline at EOF is common), nor are preamble and
+      // comment lines, but they count.
+      const next = this.#drop.at(b[p]) ? this.#drop.line(b, p, len, final) : blankEnd(b, p, len);
+      if (next !== p) {
         if (next < 0) break outer;
-        if (next > p) {
-          p = next;
-          line++;
-          continue;
-        }
-      }
-      // Blank lines are not records (a trailing newline at EOF is common), but they count.
-      const blank = b[p] === LF ? 1 : b[p] === CR && p + 1 < len && b[p + 1] === LF ? 2 : 0;
-      if (blank > 0) {
-        p += blank;
+        p = next;
         line++;
         continue;
       }
@@ -325,28 +317,6 @@ export class CsvParser {
   }
 
   /**
-   * At a line start `p` that is a preamble line still to skip, or may be a comment: where the
-   * next line starts once this one is dropped; `p` when it is not to be dropped after all (a
-   * record that only starts like the comment prefix); -1 when the bytes there are do not tell
-   * yet (the line's end, or the whole prefix, is in the next chunk).
-   */
-  #dropLine(p: number, len: number, final: boolean): number {
-    const b = this.#buf;
-    if (this.#skipLeft === 0) {
-      const c = this.#comment;
-      if (p + c.length > len) return final ? p : -1;
-      for (let k = 1; k < c.length; k++) if (b[p + k] !== c[k]) return p;
-    }
-    const lf = b.indexOf(LF, p);
-    if (lf === -1 || lf >= len) {
-      if (!final) return -1;
-    }
-    if (this.#skipLeft > 0) this.#skipLeft--;
-    else this.commentLines++;
-    return lf === -1 || lf >= len ? len : lf + 1;
-  }
-
-  /**
    * Parses the quoted field `nf` that starts at `p`: finds the closing quote (`""` is an
    * escaped quote) and whatever follows it up to the field's end. Returns where the next field
    * starts (`#recordDone` says whether the record ended), or -1 when the record is not complete
@@ -404,29 +374,4 @@ export class CsvParser {
     rec.ends[nf] = i > r && b[i - 1] === CR ? i - 1 : i;
     return i + 1;
   }
-}
-
-/** Does the delimiter `d` (its first byte already matched) start at `b[i]`? */
-function delimAt(b: Uint8Array, i: number, len: number, d: Uint8Array): boolean {
-  if (i + d.length > len) return false;
-  for (let k = 1; k < d.length; k++) if (b[i + k] !== d[k]) return false;
-  return true;
-}
-
-/** Where the unquoted field at `b[i]` ends: its delimiter, its LF, or `len`. */
-function fieldEnd(
-  b: Uint8Array,
-  i: number,
-  len: number,
-  dc: number,
-  hi: number,
-  delim: Uint8Array,
-): number {
-  for (; i < len; i++) {
-    const x = b[i];
-    if (x <= hi && (x === LF || (x === dc && (delim.length === 1 || delimAt(b, i, len, delim))))) {
-      return i;
-    }
-  }
-  return len;
 }

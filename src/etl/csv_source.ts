@@ -17,9 +17,9 @@
 import { setImmediate } from "node:timers";
 import { CsvParser, type CsvRecord, type RecordHandler } from "./csv_parser.ts";
 import { checkEncoding, ChunkDecoder, countNewlines } from "./decoding.ts";
-import { InputError, UsageError } from "../errors.ts";
+import { InputError } from "../errors.ts";
 import { type ByteInput, openInput } from "./input.ts";
-import { findHeader, sniffDelimiter } from "./sniff.ts";
+import { checkDialect, findHeader, sniffDelimiter } from "./sniff.ts";
 
 /** Options for {@linkcode CsvSource.open}. */
 export interface CsvSourceOptions {
@@ -62,16 +62,6 @@ export interface CsvSourceOptions {
    * @default {none}
    */
   comment?: string;
-}
-
-function checkDelimiter(d: string | undefined): void {
-  if (d !== undefined && (d.length !== 1 || d === '"' || d === "\n" || d === "\r")) {
-    throw new UsageError(
-      `--delimiter must be one character other than a quote or a line break, got ${
-        JSON.stringify(d)
-      }`,
-    );
-  }
 }
 
 /** A record parsed before {@linkcode CsvSource.stream} took over: with the header, or a sample. */
@@ -143,8 +133,7 @@ export class CsvSource implements Disposable {
       skipLines: options.skipLines,
       comment: options.comment,
     };
-    checkDelimiter(options.delimiter);
-    checkComment(options.comment);
+    checkDialect(options);
     return await CsvSource.#start(await openInput(options.path, options), settings);
   }
 
@@ -341,7 +330,9 @@ export class CsvSource implements Disposable {
     const place = findHeader(text, { delimiter, comment, complete });
     this.#preambleLines = skipLines ?? place.skip;
     this.#delimiter = delimiter ??
-      (skipLines === undefined ? place.delimiter : sniffDelimiter(lineAt(text, skipLines)));
+      (skipLines === undefined
+        ? place.delimiter
+        : sniffDelimiter(text.split("\n", skipLines + 1)[skipLines] ?? ""));
     return new CsvParser({
       delimiter: this.#delimiter,
       maxRecordBytes: this.#settings.maxRecordBytes,
@@ -373,19 +364,6 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a);
   out.set(b, a.length);
   return out;
-}
-
-/** Line `i` (0-based) of `text`; "" past its end. */
-function lineAt(text: string, i: number): string {
-  return text.split("\n", i + 1)[i] ?? "";
-}
-
-function checkComment(c: string | undefined): void {
-  if (c !== undefined && (c.length === 0 || /[\r\n]/.test(c))) {
-    throw new UsageError(
-      `--comment must be one or more characters other than a line break, got ${JSON.stringify(c)}`,
-    );
-  }
 }
 
 /**

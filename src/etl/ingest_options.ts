@@ -14,6 +14,7 @@ import type { Database } from "../db/database.ts";
 import { UsageError } from "../errors.ts";
 import type { MaxRejects } from "./batch_commit.ts";
 import { STDIN } from "./input.ts";
+import { ON_CONFLICT, type OnConflict } from "./upsert.ts";
 import { quoteTable, type Schema } from "./schema.ts";
 import type { Progress } from "./summary.ts";
 
@@ -112,6 +113,20 @@ export interface IngestOptions {
    */
   comment?: string;
   /**
+   * The columns (schema names, or their CSV headers) that identify a row: the primary key of a
+   * table the load creates; an existing table needs a unique index on exactly these columns.
+   * A record without a value for one of them is rejected.
+   * @default {none: rows are appended}
+   */
+  key?: string[];
+  /**
+   * What a record whose key is there already (in the table, or earlier in the file) does:
+   * rejected with the database's reason (`error`), loaded over it with the file's last record
+   * of the key winning (`update`), or left out, counted as ignored (`ignore`). Needs `key`.
+   * @default {"error"}
+   */
+  onConflict?: OnConflict;
+  /**
    * Records read to infer the schema.
    * @default {DEFAULT_SAMPLE}
    */
@@ -161,6 +176,7 @@ export function checkOptions(options: IngestOptions): { batchSize: number } {
     );
   }
   if (options.table !== undefined) quoteTable(options.table);
+  checkKey(options);
   const skip = options.skipLines;
   if (skip !== undefined && !(Number.isInteger(skip) && skip >= 0)) {
     throw new UsageError(`--skip-lines must be a whole number, 0 or more, got "${skip}"`);
@@ -170,4 +186,22 @@ export function checkOptions(options: IngestOptions): { batchSize: number } {
     throw new UsageError(`--max-rejects must be 0 or more rows, or a ratio from 0 to 1`);
   }
   return { batchSize };
+}
+
+function checkKey(options: IngestOptions): void {
+  const { key, onConflict } = options;
+  if (onConflict !== undefined && !ON_CONFLICT.includes(onConflict)) {
+    throw new UsageError(
+      `--on-conflict must be one of ${ON_CONFLICT.join(", ")}, got "${onConflict}"`,
+    );
+  }
+  if (onConflict !== undefined && key === undefined) {
+    throw new UsageError("--on-conflict needs --key: the columns whose values identify a row");
+  }
+  if (key === undefined) return;
+  if (key.length === 0 || key.some((k) => k.trim() === "")) {
+    throw new UsageError(`--key must name one or more columns, got "${key.join(",")}"`);
+  }
+  const twice = key.find((k, i) => key.indexOf(k) !== i);
+  if (twice !== undefined) throw new UsageError(`--key names "${twice}" twice`);
 }

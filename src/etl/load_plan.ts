@@ -41,7 +41,8 @@ import {
   resolveColumns,
   type Schema,
 } from "./schema.ts";
-import { copyStatement, prepareTable } from "./target_table.ts";
+import { copyStatement, type PreparedTable, prepareTable } from "./target_table.ts";
+import { stageCopyStatement, type UpsertPlan } from "./upsert.ts";
 import { RowTransformer } from "./transform.ts";
 
 const log = getLogger(["ingest"]);
@@ -58,8 +59,10 @@ export interface LoadPlan extends AsyncDisposable {
   readonly schema: Schema;
   /** Turns a record into a COPY text row, or says why not. */
   readonly transformer: RowTransformer;
-  /** The `COPY ... FROM STDIN` statement of the table's schema columns. */
+  /** The `COPY ... FROM STDIN` statement of the table's schema columns (or its stage's). */
   readonly copySql: string;
+  /** A keyed load (`--key`): its merge; undefined otherwise, and on a dry run. */
+  readonly upsert: UpsertPlan | undefined;
   /** Records read per batch. */
   readonly batchSize: number;
   /** Where each batch's commit writes besides its rows. */
@@ -83,10 +86,22 @@ async function givenSchema(options: IngestOptions): Promise<Schema | undefined> 
   return undefined;
 }
 
-/** The row transform for a schema on this header; throws a UsageError when they do not fit. */
-function transformerFor(schema: Schema, header: readonly string[]): RowTransformer {
+/**
+ * The row transform for a schema on this header (the key's columns required: a row without its
+ * key cannot be matched); throws a UsageError when they do not fit.
+ */
+function transformerFor(
+  schema: Schema,
+  header: readonly string[],
+  key: readonly string[] = [],
+): RowTransformer {
   const positions = resolveColumns(schema, header);
-  return new RowTransformer({ schema, positions, headerLength: header.length });
+  const columns = schema.columns.map((c) => key.includes(c.name) ? { ...c, required: true } : c);
+  return new RowTransformer({
+    schema: { ...schema, columns },
+    positions,
+    headerLength: header.length,
+  });
 }
 
 /** The load's recorded state, when there is one that this run may continue or replace. */
@@ -119,17 +134,7 @@ export async function prepareLoad(options: IngestOptions): Promise<LoadPlan> {
   const { batchSize } = checkOptions(options);
   await using resources = new AsyncDisposableStack();
   const given = await givenSchema(options);
-  const source = resources.use(
-    await CsvSource.open({
-      path: options.file,
-      stdin: options.stdin,
-      encoding: options.encoding,
-      delimiter: options.delimiter,
-      maxRecordBytes: options.maxRecordBytes,
-      skipLines: options.skipLines,
-      comment: options.comment,
-    }),
-  );
+  const source = resources.use(await openSource(options));
   // A schema that does not fit the file is bad usage: say so before opening any database.
   if (given) transformerFor(given, source.header);
   const table = options.table ?? given?.table ?? DEFAULT_TABLE;
@@ -138,18 +143,9 @@ export async function prepareLoad(options: IngestOptions): Promise<LoadPlan> {
   const db = options.dryRun ? undefined : await openTarget(options, table, resources);
   const state = db ? await recordedLoad(db, key, options) : undefined;
   const resumed = options.resume ? state : undefined;
-  const schema: Schema = {
-    ...(given ??
-      (resumed
-        ? parseSchema(resumed.schema, "the schema recorded for this load")
-        : await inferSource(source, {
-          table,
-          sample: options.sample,
-          onNote: (note) => log.warning("inference: {note}", { note }),
-        }))),
-    table,
-  };
-  const transformer = transformerFor(schema, source.header);
+  const { schema, inferred } = await schemaOf(options, given, resumed, source, table);
+  const loadKey = options.key ? keyColumns(schema, options.key) : undefined;
+  const transformer = transformerFor(schema, source.header, loadKey);
   log.info("ingest {file} ({size} bytes) into {table}", {
     file: options.file,
     size: source.size,
@@ -158,6 +154,8 @@ export async function prepareLoad(options: IngestOptions): Promise<LoadPlan> {
     preambleLines: source.preambleLines,
     encoding: source.encoding,
     schema,
+    key: loadKey,
+    onConflict: options.onConflict,
     batchSize,
     dryRun: db === undefined,
     resume: resumed !== undefined,
@@ -165,11 +163,23 @@ export async function prepareLoad(options: IngestOptions): Promise<LoadPlan> {
   });
   // Opened before the load is recorded: an unwritable path must not leave a recorded load.
   const rejects = resources.use(await openRejects(options, source, resumed));
-  let tableCreated = false;
+  let prepared: PreparedTable = { created: false };
   if (db) {
-    tableCreated = await prepareTable(db, { table, schema });
-    if (!resumed) await recordStart(db, options, { ...key, fileSize: source.size ?? 0, schema });
+    prepared = await prepareTable(db, { table, schema, key: loadKey });
+    const size = source.size ?? 0;
+    if (!resumed) {
+      await recordStart(db, options, { ...key, fileSize: size, schema, schemaInferred: inferred });
+    }
   }
+  const upsert: UpsertPlan | undefined = loadKey && prepared.keyIndex
+    ? {
+      table,
+      columns: schema.columns.map((c) => c.name),
+      key: loadKey,
+      onConflict: options.onConflict ?? "error",
+      constraint: prepared.keyIndex,
+    }
+    : undefined;
   const moved = resources.move();
   return {
     source,
@@ -177,16 +187,74 @@ export async function prepareLoad(options: IngestOptions): Promise<LoadPlan> {
     table,
     schema,
     transformer,
-    copySql: copyStatement(table, schema),
+    copySql: upsert ? stageCopyStatement(upsert) : copyStatement(table, schema),
+    upsert,
     batchSize,
     targets: { rejects, key, input: source, maxRejects: options.maxRejects },
     start: resumed ? resumeFrom(options, resumed) : noProgress(),
-    tableCreated,
+    tableCreated: prepared.created,
     complete: resumed?.status === "complete",
     onProgress: options.onProgress,
     progressIntervalMs: options.progressIntervalMs ?? 2000,
     [Symbol.asyncDispose]: () => moved.disposeAsync(),
   };
+}
+
+/** The input, its header read. */
+function openSource(options: IngestOptions): Promise<CsvSource> {
+  return CsvSource.open({
+    path: options.file,
+    stdin: options.stdin,
+    encoding: options.encoding,
+    delimiter: options.delimiter,
+    maxRecordBytes: options.maxRecordBytes,
+    skipLines: options.skipLines,
+    comment: options.comment,
+  });
+}
+
+/**
+ * The load's schema, from its one source: given, recorded with the load being resumed, or
+ * inferred from the input's first records (`inferred`; a resumed load's recorded flag).
+ */
+async function schemaOf(
+  options: IngestOptions,
+  given: Schema | undefined,
+  resumed: LoadState | undefined,
+  source: CsvSource,
+  table: string,
+): Promise<{ schema: Schema; inferred: boolean }> {
+  if (given) return { schema: { ...given, table }, inferred: false };
+  if (resumed) {
+    const schema = parseSchema(resumed.schema, "the schema recorded for this load");
+    return { schema: { ...schema, table }, inferred: resumed.schemaInferred };
+  }
+  const schema = await inferSource(source, {
+    table,
+    sample: options.sample,
+    onNote: (note) => log.warning("inference: {note}", { note }),
+  });
+  return { schema: { ...schema, table }, inferred: true };
+}
+
+/**
+ * The schema's names of the `--key` columns, each given as a schema name or a CSV header;
+ * throws a {@linkcode UsageError} naming one that is neither.
+ */
+function keyColumns(schema: Schema, key: readonly string[]): string[] {
+  return key.map((k) => {
+    const col = schema.columns.find((c) => c.name === k) ??
+      schema.columns.find((c) => c.source === k) ??
+      schema.columns.find((c) => c.name === k.trim().toLowerCase());
+    if (!col) {
+      throw new UsageError(
+        `--key "${k}" is not a column of the schema (${
+          schema.columns.map((c) => c.name).join(", ")
+        })`,
+      );
+    }
+    return col.name;
+  });
 }
 
 /** The rejects file, kept up to what `resumed` committed, or started over. */
@@ -225,12 +293,15 @@ function resumeFrom(options: IngestOptions, state: LoadState): LoadProgress {
     });
   }
   const { recordsDone, lastLine, rowsLoaded, rowsRejected, rejectedByReason } = state;
-  const { defaulted, rejectsBytes, batches } = state;
+  const { defaulted, rejectsBytes, batches, rowsIgnored, rowsUpdated, widenings } = state;
   return {
     recordsDone,
     lastLine,
     rowsLoaded,
     rowsRejected,
+    rowsIgnored,
+    rowsUpdated,
+    widenings,
     rejectedByReason,
     defaulted,
     rejectsBytes,
@@ -262,7 +333,7 @@ async function openTarget(
 async function recordStart(
   db: Database,
   options: IngestOptions,
-  load: LoadKey & { fileSize: number; schema: Schema },
+  load: LoadKey & { fileSize: number; schema: Schema; schemaInferred: boolean },
 ): Promise<void> {
   await db.transaction(async (tx) => {
     if (options.replace) {

@@ -181,7 +181,7 @@ export class LoadPipeline {
 
   /** Load and commit: the batch into the database (on a dry run: its rejects to the file). */
   async #load(b: Batch, previous: Promise<void>): Promise<void> {
-    const { db, copySql } = this.#plan;
+    const { db, copySql, upsert } = this.#plan;
     const commit = this.#commitOf(b, previous);
     // It rejects when the batch before failed, and the load may stop before asking for it.
     commit.catch(() => {});
@@ -190,9 +190,9 @@ export class LoadPipeline {
     if (db) {
       if (!this.#streaming) await b.whenSealed;
       const data = this.#streaming ? b.copyText() : b.allCopyText();
-      progress = await loadBatch(db, { copySql, data, whole: () => b.whole() }, commit);
+      progress = await loadBatch(db, { copySql, data, whole: () => b.whole(), upsert }, commit);
     } else {
-      progress = await writeCommit(undefined, await commit, []);
+      progress = await writeCommit(undefined, await commit);
     }
     this.#trace.loadMs += performance.now() - t0;
     const before = this.committed;

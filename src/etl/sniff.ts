@@ -1,5 +1,6 @@
 /**
- * Guessing the CSV dialect from the input's first lines when the user does not say: where the
+ * The CSV dialect: checked when the user gives it ({@linkcode checkDialect}), guessed from the
+ * input's first lines when not: where the
  * header is (below a preamble of title lines and `#` comments) and the delimiter (the candidate
  * that occurs most often, outside quotes, in the header line).
  *
@@ -11,6 +12,32 @@
  *
  * @module
  */
+import { UsageError } from "../errors.ts";
+
+/**
+ * Checks a delimiter and a comment prefix the user gave; throws a {@linkcode UsageError}
+ * quoting a bad one.
+ *
+ * @example
+ * ```ts
+ * checkDialect({ delimiter: '"' }); // throws: a quote cannot be the delimiter
+ * ```
+ */
+export function checkDialect(given: { delimiter?: string; comment?: string }): void {
+  const d = given.delimiter, c = given.comment;
+  if (d !== undefined && (d.length !== 1 || d === '"' || d === "\n" || d === "\r")) {
+    throw new UsageError(
+      `--delimiter must be one character other than a quote or a line break, got ${
+        JSON.stringify(d)
+      }`,
+    );
+  }
+  if (c !== undefined && (c.length === 0 || /[\r\n]/.test(c))) {
+    throw new UsageError(
+      `--comment must be one or more characters other than a line break, got ${JSON.stringify(c)}`,
+    );
+  }
+}
 
 /** Delimiters the sniffer considers, in order of preference on a tie. */
 export const DELIMITERS = [",", ";", "\t", "|"] as const;

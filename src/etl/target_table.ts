@@ -1,7 +1,8 @@
 /**
- * The table a load writes to: created from the schema when it does not exist, checked against
- * the schema when it does (every schema column there with a type its values load into, every
- * other column one that can be left out), and the COPY statement that fills it.
+ * The table a load writes to: created from the schema when it does not exist (with the load's
+ * key as its primary key), checked against the schema when it does (every schema column there
+ * with a type its values load into, every other column one that can be left out, a unique index
+ * on the key), and the COPY statement that fills it.
  *
  * @example
  * ```ts
@@ -30,15 +31,16 @@ export function copyStatement(table: string, schema: Schema): string {
 }
 
 /**
- * The `CREATE TABLE IF NOT EXISTS` statement for a schema.
+ * The `CREATE TABLE IF NOT EXISTS` statement for a schema, with `key` as its primary key.
  *
  * @example
  * ```ts
- * createStatement("people", { columns: [{ name: "id", type: "integer" }] });
+ * createStatement("people", { columns: [{ name: "id", type: "integer" }] }, ["id"]);
  * ```
  */
-export function createStatement(table: string, schema: Schema): string {
+export function createStatement(table: string, schema: Schema, key?: readonly string[]): string {
   const cols = schema.columns.map((c) => `  ${quoteIdent(c.name)} ${sqlType(c.type)}`);
+  if (key?.length) cols.push(`  PRIMARY KEY (${key.map(quoteIdent).join(", ")})`);
   return `CREATE TABLE IF NOT EXISTS ${quoteTable(table)} (\n${cols.join(",\n")}\n)`;
 }
 
@@ -84,21 +86,29 @@ export async function tableColumns(
   );
 }
 
+/** The table as {@linkcode prepareTable} left it. */
+export interface PreparedTable {
+  /** This call created it. */
+  created: boolean;
+  /** The unique index on the key, when a key was given. */
+  keyIndex?: string;
+}
+
 /**
- * Creates the table from the schema when it does not exist. When it does, checks that every
- * schema column is there with a type its values load into, and that any other column can be
- * left out (nullable or with a default); throws a {@linkcode UsageError} listing the
- * differences otherwise. Returns whether the table was created.
+ * Creates the table from the schema when it does not exist, with `key` as its primary key.
+ * When it does, checks that every schema column is there with a type its values load into, that
+ * any other column can be left out (nullable or with a default), and that a unique index covers
+ * exactly the key's columns; throws a {@linkcode UsageError} saying what differs otherwise.
  */
 export async function prepareTable(
   db: Database,
-  options: { table: string; schema: Schema },
-): Promise<boolean> {
-  const { table, schema } = options;
+  options: { table: string; schema: Schema; key?: readonly string[] },
+): Promise<PreparedTable> {
+  const { table, schema, key } = options;
   const existing = await tableColumns(db, table);
   if (existing === undefined) {
-    await db.exec(createStatement(table, schema));
-    return true;
+    await db.exec(createStatement(table, schema, key));
+    return { created: true, keyIndex: key?.length ? await keyIndex(db, table, key) : undefined };
   }
   const problems = tableDifferences(existing, schema);
   if (problems.length) {
@@ -108,7 +118,44 @@ export async function prepareTable(
       } (load into another --table, or drop it)`,
     );
   }
-  return false;
+  return { created: false, keyIndex: key?.length ? await keyIndex(db, table, key) : undefined };
+}
+
+/**
+ * The name of the unique index on exactly the columns of `key` (in any order; not partial, not
+ * on expressions: what `ON CONFLICT (key)` needs). Throws a {@linkcode UsageError} naming the
+ * table's unique indexes, and the statement that would make one, when there is none.
+ */
+export async function keyIndex(
+  db: Database,
+  table: string,
+  key: readonly string[],
+): Promise<string> {
+  const indexes = await db.query<{ name: string; cols: string[] }>(
+    `SELECT c.relname AS name, array_agg(a.attname::text ORDER BY a.attnum) AS cols
+       FROM pg_index i
+       JOIN pg_class c ON c.oid = i.indexrelid
+       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+      WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL
+        AND i.indexprs IS NULL
+      GROUP BY c.relname
+      ORDER BY c.relname`,
+    [quoteTable(table)],
+  );
+  const want = [...key].sort().join("\0");
+  const found = indexes.find((ix) => [...ix.cols].sort().join("\0") === want);
+  if (found) return found.name;
+  const cols = key.map(quoteIdent).join(", ");
+  const have = indexes.length
+    ? `its unique indexes are on ${indexes.map((ix) => `(${ix.cols.join(", ")})`).join(", ")}`
+    : "it has no unique index";
+  throw new UsageError(
+    `table "${table}" has no unique index on exactly (${
+      key.join(", ")
+    }), which --key needs to find the rows already there: ${have}; create one with CREATE UNIQUE INDEX ON ${
+      quoteTable(table)
+    } (${cols})`,
+  );
 }
 
 /** What keeps an existing table from taking a schema's rows; empty when nothing does. */

@@ -1,0 +1,263 @@
+/**
+ * Loading by key (`--key COL[,COL...]`, `--on-conflict error|update|ignore`): each batch is
+ * copied into a staging table first, then merged into the table, inside the batch's transaction.
+ * The staging table is a temporary table created in that transaction and dropped at its commit
+ * (`ON COMMIT DROP`): nothing lives on the session between transactions, so it works through a
+ * transaction-mode pooler too. Its rows keep the batch's order, which is their physical order
+ * (`ctid`): a new table filled by one COPY in one transaction is written front to back.
+ *
+ * - `error` (the default): a record whose key is in the table, or earlier in the batch, is
+ *   rejected with the database's reason (`duplicate key value violates unique constraint
+ *   "people_pkey"`); the rest of the batch loads.
+ * - `update`: the last record of a key in the batch goes in (earlier ones are superseded), as an
+ *   insert or an update of the row already there (`INSERT ... ON CONFLICT DO UPDATE`).
+ * - `ignore`: the first record of a key in the batch goes in unless the key is in the table
+ *   (`ON CONFLICT DO NOTHING`); the others are counted as ignored.
+ *
+ * A merge the database refuses for a row's values (a CHECK constraint, say) is redone row set by
+ * row set in savepoints until the refused rows are found; they are rejected, the rest loads.
+ *
+ * @example
+ * ```ts
+ * const plan = { table: "people", columns: ["id", "name"], key: ["id"], onConflict: "update", constraint: "people_pkey" } as const;
+ * await tx.exec(stageStatement(plan));
+ * await tx.copyFrom(stageCopyStatement(plan), rows);
+ * const { refused, ignored, updated } = await mergeStage(tx, plan);
+ * ```
+ *
+ * @module
+ */
+import type { Session } from "../db/database.ts";
+import { DatabaseUnavailableError } from "../db/errors.ts";
+import { isRowError, refusal } from "./refusal.ts";
+import { quoteIdent, quoteTable } from "./schema.ts";
+
+/** What `--on-conflict` may say. */
+export const ON_CONFLICT = ["error", "update", "ignore"] as const;
+/** One of {@linkcode ON_CONFLICT}. */
+export type OnConflict = typeof ON_CONFLICT[number];
+
+/** A keyed load's merge: the table, its columns as the COPY writes them, the key. */
+export interface UpsertPlan {
+  /** The target table, a checked name. */
+  table: string;
+  /** The columns the load writes (the schema's), in COPY order. */
+  columns: readonly string[];
+  /** The key's columns, among `columns`. */
+  key: readonly string[];
+  /** What a record whose key is there already does. */
+  onConflict: OnConflict;
+  /** The unique index (or constraint) on the key: the database's reason names it. */
+  constraint: string;
+}
+
+/** A row the merge did not load: its place among the staged rows, and why. */
+export interface StagedRefusal {
+  position: number;
+  message: string;
+}
+
+/** What a merge did with the staged rows. */
+export interface MergeOutcome {
+  /** Rows rejected: a conflict (`error`), or the database refused their values. */
+  refused: StagedRefusal[];
+  /** Rows not loaded because their key was there (`ignore`). */
+  ignored: number;
+  /** Rows loaded over an existing row of their key, or superseded in the batch (`update`). */
+  updated: number;
+}
+
+const STAGE = "_ingest_stage";
+
+function list(names: readonly string[], alias = ""): string {
+  return names.map((n) => alias + quoteIdent(n)).join(", ");
+}
+
+/**
+ * The staging table's DDL: the table's columns for the load, with the table's types (so values
+ * convert as they would into the table), dropped when the transaction commits.
+ */
+export function stageStatement(p: UpsertPlan): string {
+  return `CREATE TEMP TABLE ${STAGE} ON COMMIT DROP AS SELECT ${list(p.columns)} FROM ${
+    quoteTable(p.table)
+  } WITH NO DATA`;
+}
+
+/** The COPY into the staging table. */
+export function stageCopyStatement(p: UpsertPlan): string {
+  return `COPY ${STAGE} (${list(p.columns)}) FROM STDIN`;
+}
+
+/** The staged rows whose key is in the table or earlier in the batch, with their positions. */
+function conflictsSql(p: UpsertPlan): string {
+  const keys = list(p.key);
+  return `SELECT s.c, s.n FROM (
+      SELECT ctid::text AS c, (row_number() OVER (ORDER BY ctid) - 1)::int AS n,
+             row_number() OVER (PARTITION BY ${keys} ORDER BY ctid) AS dup, ${keys}
+        FROM ${STAGE}) s
+    WHERE s.dup > 1 OR EXISTS (SELECT 1 FROM ${quoteTable(p.table)} t
+                                WHERE (${list(p.key, "t.")}) = (${list(p.key, "s.")}))`;
+}
+
+/** Deletes the records of a key that another of the batch supersedes; returns how many. */
+function supersededSql(p: UpsertPlan): string {
+  // update: the last record of a key wins; ignore: the first stays.
+  const order = p.onConflict === "update" ? "DESC" : "ASC";
+  return `WITH gone AS (DELETE FROM ${STAGE} WHERE ctid IN (
+      SELECT ctid FROM (SELECT ctid, row_number() OVER (PARTITION BY ${
+    list(p.key)
+  } ORDER BY ctid ${order}) AS r
+                          FROM ${STAGE}) x WHERE r > 1) RETURNING 1)
+    SELECT count(*)::int AS n FROM gone`;
+}
+
+/** Inserts the staged rows (those of `$1`, a tid[], when `subset`); returns new keys' count. */
+function insertSql(p: UpsertPlan, subset: boolean): string {
+  const cols = list(p.columns);
+  const others = p.columns.filter((c) => !p.key.includes(c));
+  const onConflict = p.onConflict === "error"
+    ? ""
+    : p.onConflict === "ignore" || others.length === 0
+    ? ` ON CONFLICT (${list(p.key)}) DO NOTHING`
+    : ` ON CONFLICT (${list(p.key)}) DO UPDATE SET ${
+      others.map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`).join(", ")
+    }`;
+  const where = subset ? " WHERE ctid = ANY($1::tid[])" : "";
+  // xmax is 0 on a row this statement inserted, and set on one it updated.
+  return `WITH ins AS (INSERT INTO ${quoteTable(p.table)} (${cols})
+      SELECT ${cols} FROM ${STAGE}${where} ORDER BY ctid${onConflict}
+      RETURNING (xmax = 0) AS fresh)
+    SELECT count(*) FILTER (WHERE fresh)::int AS inserted FROM ins`;
+}
+
+/** The reason PostgreSQL gives for a duplicate key, for a row the `error` mode rejects. */
+function duplicateMessage(p: UpsertPlan): string {
+  return `duplicate key value violates unique constraint "${p.constraint}"`;
+}
+
+/**
+ * Takes out of the stage what does not go in as it is: the conflicting rows (`error`, returned
+ * with their positions) or the superseded ones (`update`, `ignore`, counted).
+ */
+async function prune(
+  tx: Session,
+  p: UpsertPlan,
+): Promise<{ conflicts: StagedRefusal[]; superseded: number }> {
+  if (p.onConflict !== "error") {
+    const [{ n }] = await tx.query<{ n: number }>(supersededSql(p));
+    return { conflicts: [], superseded: n };
+  }
+  const rows = await tx.query<{ c: string; n: number }>(conflictsSql(p));
+  if (rows.length > 0) {
+    await tx.query(`DELETE FROM ${STAGE} WHERE ctid = ANY($1::tid[])`, [rows.map((r) => r.c)]);
+  }
+  const message = duplicateMessage(p);
+  return { conflicts: rows.map((r) => ({ position: r.n, message })), superseded: 0 };
+}
+
+/** The outcome, from the staged count, the rows refused and the new keys inserted. */
+function outcome(
+  p: UpsertPlan,
+  staged: number,
+  refused: StagedRefusal[],
+  inserted: number,
+): MergeOutcome {
+  const kept = staged - refused.length;
+  refused.sort((a, b) => a.position - b.position);
+  return {
+    refused,
+    ignored: p.onConflict === "ignore" ? kept - inserted : 0,
+    updated: p.onConflict === "update" ? kept - inserted : 0,
+  };
+}
+
+/**
+ * Merges the staged rows (`staged` of them) into the table, in `tx` (see the module
+ * documentation). A lost connection, or an error that is no row's fault, propagates.
+ */
+export async function mergeStage(
+  tx: Session,
+  p: UpsertPlan,
+  staged: number,
+): Promise<MergeOutcome> {
+  try {
+    return await tx.transaction(async (sp) => {
+      const { conflicts } = await prune(sp, p);
+      const [{ inserted }] = await sp.query<{ inserted: number }>(insertSql(p, false));
+      return outcome(p, staged, conflicts, inserted);
+    });
+  } catch (err) {
+    if (err instanceof DatabaseUnavailableError || !isRowError(err)) throw err;
+  }
+  // A row's values are refused: find it (them) by sets of rows, each in a savepoint.
+  const all = await tx.query<{ c: string }>(`SELECT ctid::text AS c FROM ${STAGE} ORDER BY ctid`);
+  const position = new Map(all.map((r, i) => [r.c, i]));
+  const refused: StagedRefusal[] = [];
+  const refuse = (c: string, message: string) => {
+    refused.push({ position: position.get(c)!, message });
+  };
+  let inserted = 0;
+  if (p.onConflict === "error") {
+    const { conflicts } = await prune(tx, p);
+    refused.push(...conflicts);
+    inserted = await insertRows(tx, p, await stagedCtids(tx), refuse);
+  } else {
+    // In rounds: each key's winning record (the last, or the first); where the database
+    // refuses it, the key's next record in the file's order is its winner in the next round.
+    for (;;) {
+      const round = await stagedCtids(tx, winnersSql(p));
+      if (round.length === 0) break;
+      const before = refused.length;
+      inserted += await insertRows(tx, p, round, refuse);
+      const failed = refused.slice(before).map((r) => all[r.position].c);
+      await tx.query(
+        `DELETE FROM ${STAGE} s WHERE s.ctid = ANY($1::tid[]) OR NOT EXISTS (
+           SELECT 1 FROM ${STAGE} f WHERE f.ctid = ANY($2::tid[])
+              AND (${list(p.key, "f.")}) = (${list(p.key, "s.")}))`,
+        [round, failed],
+      );
+    }
+  }
+  return outcome(p, staged, refused, inserted);
+}
+
+/** The staged rows' ctids, in order: all of them, or those a query of `c` picks. */
+async function stagedCtids(tx: Session, sql?: string): Promise<string[]> {
+  const rows = await tx.query<{ c: string }>(
+    sql ?? `SELECT ctid::text AS c FROM ${STAGE} ORDER BY ctid`,
+  );
+  return rows.map((r) => r.c);
+}
+
+/** Each key's winning staged record: the last (`update`) or the first (`ignore`). */
+function winnersSql(p: UpsertPlan): string {
+  const order = p.onConflict === "update" ? "DESC" : "ASC";
+  return `SELECT c FROM (SELECT ctid::text AS c, ctid AS t, row_number() OVER (PARTITION BY ${
+    list(p.key)
+  } ORDER BY ctid ${order}) AS r FROM ${STAGE}) x WHERE r = 1 ORDER BY t`;
+}
+
+/** Inserts the staged rows `ctids`, halving the set on a refusal; returns new keys' count. */
+async function insertRows(
+  tx: Session,
+  p: UpsertPlan,
+  ctids: string[],
+  refuse: (ctid: string, message: string) => void,
+): Promise<number> {
+  if (ctids.length === 0) return 0;
+  try {
+    return await tx.transaction(async (sp) => {
+      const [{ inserted }] = await sp.query<{ inserted: number }>(insertSql(p, true), [ctids]);
+      return inserted;
+    });
+  } catch (err) {
+    if (err instanceof DatabaseUnavailableError || !isRowError(err)) throw err;
+    if (ctids.length === 1) {
+      refuse(ctids[0], refusal(err));
+      return 0;
+    }
+    const mid = ctids.length >> 1;
+    return await insertRows(tx, p, ctids.slice(0, mid), refuse) +
+      await insertRows(tx, p, ctids.slice(mid), refuse);
+  }
+}
