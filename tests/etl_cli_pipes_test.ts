@@ -1,7 +1,8 @@
 /**
- * The loader's command line on real-world input, spawned: a shell pipe into `ingest -`, a gzip
- * file killed mid-load and resumed to the exact result, `--resume` refused for a pipe, and a
- * total loss exiting 1 with its cause on stderr.
+ * The loader's command line on real-world input, spawned: a shell pipe into `ingest -`, loads
+ * killed mid-way and resumed to the exact result of an unbroken load (a gzip file, a keyed
+ * update, an inferred schema that widens before and after the kill), `--resume` refused for a
+ * pipe, and a total loss exiting 1 with its cause on stderr.
  */
 import assert from "node:assert/strict";
 import { migrate } from "../src/db/migrate.ts";
@@ -178,6 +179,74 @@ Deno.test("cli: a keyed update load killed mid-way resumes to exactly the table 
       assert.equal(await Deno.readTextFile(rejects), await Deno.readTextFile(refRejects));
     } finally {
       await again.close();
+    }
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("cli: an inferred load that widens columns, killed mid-way, resumes to exactly an unbroken one", async () => {
+  const dir = await tempDir();
+  const table = uniqueName("killed_widen");
+  const reference = uniqueName("unbroken_widen");
+  try {
+    const { file, rejects, args } = await interruptedLoad(dir.path, table);
+    // A late id too big for an integer: a widening after the kill (the generated defects widen
+    // two columns within the first batch, before it).
+    const text = await Deno.readTextFile(file);
+    await Deno.writeTextFile(file, text.replace("\n50000,", "\n5000000000,"));
+    const inferred = args.filter((a, i) => a !== "--schema" && args[i - 1] !== "--schema");
+    const run = [...inferred, "--sample", "100"];
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", CLI, ...run],
+      env: env(dir.path),
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const reached = await untilRejects(rejects, 100);
+    child.kill("SIGKILL");
+    const status = await child.status;
+    await child.stderr.cancel();
+    assert.ok(
+      reached && status.signal === "SIGKILL",
+      `not killed mid-load: ${JSON.stringify(status)}`,
+    );
+    const summaryPath = `${dir.path}/summary.json`;
+    const resumed = await cli([...run, "--resume", "--summary-json", summaryPath], env(dir.path));
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const summary = JSON.parse(await Deno.readTextFile(summaryPath));
+    assert.ok(summary.resumed_after_records > 0);
+    assert.deepEqual(summary.widenings.map((w: { column: string }) => w.column), ["id"]);
+
+    const db = await openDatabase({ databaseUrl: TEST_DATABASE_URL, dataDir: dir.path });
+    try {
+      const refRejects = `${dir.path}/reference.rejects.csv`;
+      const ref = await ingest({
+        db,
+        file,
+        table: reference,
+        rejectsPath: refRejects,
+        batchSize: 1000,
+        sample: 100,
+      });
+      assert.equal(ref.exitCode, 0, ref.error?.message ?? "");
+      const widened = ref.summary.widenings.map((w) => `${w.column} ${w.to} ${w.line}`);
+      assert.match(widened.at(-1)!, /^id bigint /, widened.join("; "));
+      assert.ok(widened.length >= 2 && ref.summary.widenings[0].line < 1000, widened.join("; "));
+      const shape = async (t: string) => ({
+        types: (await db.query<{ t: string }>(
+          `SELECT data_type AS t FROM information_schema.columns WHERE table_name = $1
+            ORDER BY ordinal_position`,
+          [t],
+        )).map((r) => r.t),
+        ...(await db.query<{ n: number; md5: string }>(
+          `SELECT count(*)::int AS n, md5(string_agg(t::text, ',' ORDER BY id)) AS md5 FROM "${t}" t`,
+        ))[0],
+      });
+      assert.deepEqual(await shape(table), await shape(reference));
+      assert.equal(await Deno.readTextFile(rejects), await Deno.readTextFile(refRejects));
+    } finally {
+      await db.close();
     }
   } finally {
     await dir.remove();

@@ -22,6 +22,8 @@
 import { Buffer } from "node:buffer";
 import { CopyBuffer } from "./copy_text.ts";
 import type { CsvRecord } from "./csv_record.ts";
+import type { Schema } from "./schema.ts";
+import type { Widening } from "./widen.ts";
 
 /** A batch's rows, complete: what isolating the rows the database refused needs. */
 export interface WholeBatch {
@@ -82,6 +84,12 @@ export class KeptRecords {
   /** Forgets every record (the buffers stay, for the next batch). */
   clear(): void {
     this.#pos = this.#nBounds = this.length = 0;
+  }
+
+  /** Forgets the last record kept (its bytes stay until {@linkcode clear}). */
+  pop(): void {
+    this.length--;
+    this.#nBounds = this.#first[this.length];
   }
 
   /** Keeps a copy of the record's fields. */
@@ -168,6 +176,13 @@ export class Batch {
   reasons: Record<string, number> = {};
   /** The line of the last record consumed; 0 while there is none. */
   lastLine = 0;
+  /**
+   * Columns the batch's first row widened (see `widen.ts`): its transaction alters them before
+   * its COPY, and its commit records {@linkcode schema}.
+   */
+  widenings: readonly Widening[] = [];
+  /** The schema with the widened types, when {@linkcode widenings} has any. */
+  schema: Schema | undefined;
   /** Values defaulted in this run up to the end of this batch, per column. */
   defaulted: Record<string, number> = {};
   /** No record follows: committing this batch completes the load. */

@@ -149,7 +149,16 @@ export async function writeCommit(
     rowsRejected: before.rowsRejected + batch.rejected + refused.length,
     rowsIgnored: before.rowsIgnored + ignored,
     rowsUpdated: before.rowsUpdated + updated,
-    widenings: before.widenings,
+    widenings: [
+      ...before.widenings,
+      ...batch.widenings.map(({ name, from, to, line, value }) => ({
+        column: name,
+        from,
+        to,
+        line,
+        value,
+      })),
+    ],
     rejectedByReason,
     defaulted: batch.defaulted,
     rejectsBytes: 0,
@@ -160,6 +169,7 @@ export async function writeCommit(
   } finally {
     next.rejectsBytes = await rejects.flush();
   }
-  if (tx) await saveProgress(tx, to.key, next, batch.final);
+  // A batch that widened a column records the widened schema: a resume converts with it.
+  if (tx) await saveProgress(tx, to.key, next, batch.final, batch.schema);
   return next;
 }

@@ -166,7 +166,7 @@ function summarize(
     rows_updated: done.rowsUpdated - start.rowsUpdated,
     rejected_by_reason: countsSince(start.rejectedByReason, done.rejectedByReason),
     defaulted: pipeline?.defaulted ?? {},
-    widenings: [],
+    widenings: done.widenings.slice(start.widenings.length),
     warnings: [],
     batches: done.batches - start.batches,
     seconds,

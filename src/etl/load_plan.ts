@@ -93,14 +93,16 @@ async function givenSchema(options: IngestOptions): Promise<Schema | undefined> 
 function transformerFor(
   schema: Schema,
   header: readonly string[],
-  key: readonly string[] = [],
+  options: { key?: readonly string[]; widen?: boolean } = {},
 ): RowTransformer {
   const positions = resolveColumns(schema, header);
+  const key = options.key ?? [];
   const columns = schema.columns.map((c) => key.includes(c.name) ? { ...c, required: true } : c);
   return new RowTransformer({
     schema: { ...schema, columns },
     positions,
     headerLength: header.length,
+    widen: options.widen,
   });
 }
 
@@ -145,7 +147,8 @@ export async function prepareLoad(options: IngestOptions): Promise<LoadPlan> {
   const resumed = options.resume ? state : undefined;
   const { schema, inferred } = await schemaOf(options, given, resumed, source, table);
   const loadKey = options.key ? keyColumns(schema, options.key) : undefined;
-  const transformer = transformerFor(schema, source.header, loadKey);
+  // An inferred schema widens a column that a later value does not fit (see widen.ts).
+  const transformer = transformerFor(schema, source.header, { key: loadKey, widen: inferred });
   log.info("ingest {file} ({size} bytes) into {table}", {
     file: options.file,
     size: source.size,

@@ -10,6 +10,11 @@
  * waits for the database while the next one fills, so memory stays flat. PGlite has one
  * connection: there a batch loads once sealed, one at a time.
  *
+ * With an inferred schema, a record whose value does not fit its column widens the column (see
+ * `widen.ts`): the batch so far is sealed with the types it had, and the record starts the next
+ * batch, whose transaction alters the column before its COPY and records the widened schema with
+ * its progress, so that a resume converts as this run did.
+ *
  * @example
  * ```ts
  * await using plan = await prepareLoad({ file: "people.csv", table: "people" });
@@ -27,7 +32,12 @@ import { type BatchCommit, writeCommit } from "./batch_commit.ts";
 import { loadBatch } from "./batch_load.ts";
 import { type RecordHandler, UNTERMINATED_QUOTE } from "./csv_parser.ts";
 import type { LoadPlan } from "./load_plan.ts";
+import type { Session } from "../db/database.ts";
+import type { CsvRecord } from "./csv_record.ts";
 import type { RejectsWriter } from "./rejects.ts";
+import { widenColumns } from "./target_table.ts";
+import type { Schema } from "./schema.ts";
+import type { Widening } from "./widen.ts";
 import type { Progress } from "./summary.ts";
 import { RAGGED, type RowTransformer } from "./transform.ts";
 
@@ -56,6 +66,8 @@ export class LoadPipeline {
   readonly #waiting: Batch[] = [];
   /** Settles when the last batch opened is committed. */
   #chain: Promise<void> = Promise.resolve();
+  /** Settles when the last batch that altered the table (widened a column) is committed. */
+  #altered: Promise<void> = Promise.resolve();
   /** The first error of a batch; it stops the load. */
   #failure: unknown = undefined;
   /** Records to pass over: committed by an earlier run. */
@@ -117,26 +129,57 @@ export class LoadPipeline {
       return;
     }
     const b = this.#current;
+    const lastLine = b.lastLine;
+    const at = b.out.pos;
     b.records++;
     b.lastLine = line;
+    const t = this.#transformer;
     if ((flags & UNTERMINATED_QUOTE) !== 0) {
       const reason = "unterminated quoted field (the file ends inside quotes)";
       b.reject(this.#rejects.format(record.strings(), line, reason), "unterminated quoted field");
-    } else if (this.#transformer.applyTo(record, b.out)) {
+    } else if (t.applyTo(record, b.out, line)) {
       b.lines.push(line);
       if (this.#keep) b.kept.add(record);
     } else {
-      const t = this.#transformer;
       b.reject(this.#rejects.format(record.strings(), line, t.reason), t.reasonKey);
       if (t.reasonKey === RAGGED) {
         this.fieldCounts.set(record.count, (this.fieldCounts.get(record.count) ?? 0) + 1);
       }
     }
-    if (b.records >= this.#batchSize) {
-      this.#seal(b);
+    if (t.widened) this.#widen(b, record, line, at, lastLine);
+    if (this.#current.records >= this.#batchSize) {
+      this.#seal(this.#current);
       this.#current = this.#newBatch();
     }
   };
+
+  /**
+   * The record on `line` widened a column (see `widen.ts`): the batch so far commits with the
+   * types it had, and the next batch, whose transaction widens the column before its COPY, takes
+   * the record's row (written with the wider type, from `at` in the batch's COPY text).
+   */
+  #widen(b: Batch, record: CsvRecord, line: number, at: number, lastLine: number): void {
+    const widenings = this.#transformer.takeWidenings();
+    let row: Uint8Array | undefined;
+    if (b.out.pos > at) {
+      row = b.out.buf.slice(at, b.out.pos);
+      b.out.pos = at;
+      b.lines.length--;
+      if (this.#keep) b.kept.pop();
+      b.records--;
+      b.lastLine = lastLine;
+    }
+    this.#seal(b);
+    const next = this.#newBatch(widenings);
+    if (row) {
+      next.out.putBytes(row, 0, row.length);
+      next.lines.push(line);
+      if (this.#keep) next.kept.add(record);
+      next.records++;
+      next.lastLine = line;
+    }
+    this.#current = next;
+  }
 
   /**
    * Between two slices of records: lets the streaming COPY send what is new, holds the source
@@ -157,19 +200,42 @@ export class LoadPipeline {
     }
   };
 
-  /** A new batch, queued to commit after the one before it. */
-  #newBatch(): Batch {
+  /** A new batch, queued to commit after the one before it; first widening `widenings`. */
+  #newBatch(widenings: readonly Widening[] = []): Batch {
     const b = this.#pool.take();
     const previous = this.#chain;
+    // A batch that alters the table starts once every batch before it has committed, and the
+    // batches after it once it has: a batch holding the table's lock while it waits to commit
+    // in turn would block the ALTER of the batch it waits for.
+    let start = this.#altered;
+    if (widenings.length > 0) {
+      b.widenings = widenings;
+      b.schema = this.#schemaNow();
+      start = previous.catch(() => {});
+    }
     b.done = this.#streaming
-      ? this.#load(b, previous)
+      ? start.then(() => this.#load(b, previous))
       : previous.then(() => this.#load(b, previous));
     b.done.then(() => this.#retire(b), (err) => {
       this.#failure ??= err;
       this.#retire(b);
     });
     this.#chain = b.done;
+    if (widenings.length > 0) this.#altered = b.done.catch(() => {});
     return b;
+  }
+
+  /** The schema with the types the transformer has now (widened), for the load state. */
+  #schemaNow(): Schema {
+    const now = this.#transformer.columns();
+    return {
+      ...this.#plan.schema,
+      columns: this.#plan.schema.columns.map((c, i) => {
+        const { format: _, ...rest } = c;
+        const { type, format } = now[i];
+        return format === undefined ? { ...rest, type } : { ...rest, type, format };
+      }),
+    };
   }
 
   /** Seal: the batch holds its records; its COPY ends, its commit may go ahead. */
@@ -181,7 +247,7 @@ export class LoadPipeline {
 
   /** Load and commit: the batch into the database (on a dry run: its rejects to the file). */
   async #load(b: Batch, previous: Promise<void>): Promise<void> {
-    const { db, copySql, upsert } = this.#plan;
+    const { db, copySql, upsert, table } = this.#plan;
     const commit = this.#commitOf(b, previous);
     // It rejects when the batch before failed, and the load may stop before asking for it.
     commit.catch(() => {});
@@ -190,7 +256,11 @@ export class LoadPipeline {
     if (db) {
       if (!this.#streaming) await b.whenSealed;
       const data = this.#streaming ? b.copyText() : b.allCopyText();
-      progress = await loadBatch(db, { copySql, data, whole: () => b.whole(), upsert }, commit);
+      const prepare = b.widenings.length > 0
+        ? (tx: Session) => widenColumns(tx, table, b.widenings)
+        : undefined;
+      const rows = { copySql, data, whole: () => b.whole(), upsert, prepare };
+      progress = await loadBatch(db, rows, commit);
     } else {
       progress = await writeCommit(undefined, await commit);
     }
@@ -198,6 +268,15 @@ export class LoadPipeline {
     const before = this.committed;
     this.committed = progress;
     this.defaulted = b.defaulted;
+    for (const w of b.widenings) {
+      log.info("widened column {column} from {from} to {to} at line {line} (value {value})", {
+        column: w.name,
+        from: w.from,
+        to: w.to,
+        line: w.line,
+        value: w.value,
+      });
+    }
     log.debug(
       "batch {batch} committed: {records} records, {loaded} loaded, {rejected} rejected, up to line {line}",
       {

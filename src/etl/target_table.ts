@@ -12,7 +12,8 @@
  *
  * @module
  */
-import type { Database } from "../db/database.ts";
+import type { Database, Queryable } from "../db/database.ts";
+import type { Widening } from "./widen.ts";
 import { UsageError } from "../errors.ts";
 import { type ColumnType, quoteIdent, quoteTable, type Schema, sqlType } from "./schema.ts";
 
@@ -56,6 +57,30 @@ const COMPATIBLE: Record<ColumnType, RegExp> = {
   timestamp: /^timestamp without time zone$/,
   timestamptz: /^timestamp with time zone$/,
 };
+
+/**
+ * Widens the table's columns as the load's widenings say (in the batch's transaction `tx`, whose
+ * TimeZone is UTC): `ALTER TABLE ... ALTER COLUMN ... TYPE ... USING ...`, unless the column
+ * already takes the wider type's values (an existing table's column may be wider than inferred).
+ */
+export async function widenColumns(
+  tx: Queryable,
+  table: string,
+  widenings: readonly Widening[],
+): Promise<void> {
+  for (const w of widenings) {
+    const [col] = await tx.query<{ type: string }>(
+      `SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute
+        WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped`,
+      [quoteTable(table), w.name],
+    );
+    if (col && COMPATIBLE[w.to].test(col.type)) continue;
+    const c = quoteIdent(w.name), type = sqlType(w.to);
+    await tx.exec(
+      `ALTER TABLE ${quoteTable(table)} ALTER COLUMN ${c} TYPE ${type} USING ${c}::${type}`,
+    );
+  }
+}
 
 /** A column of an existing table, as the catalog describes it. */
 export interface ColumnRow {

@@ -273,6 +273,11 @@ export class RowTransformer {
     return out;
   }
 
+  /** A record widened a column since the last {@linkcode takeWidenings}. */
+  get widened(): boolean {
+    return this.#pending.length > 0;
+  }
+
   /** Every widening so far. */
   get widenings(): readonly Widening[] {
     return this.#widenings;

@@ -13,16 +13,18 @@
  *
  * A column with a date/time `format` widens straight to text.
  *
- * How a load uses it (`RowTransformer` with `widen: true`, for an inferred schema): the
- * transformer writes each record with the types in force after that record's own widenings and
- * queues a {@linkcode Widening} per column it widened (`RowTransformer.takeWidenings()`
- * after each record). The pipeline then, in the batch's transaction and before that record's
- * COPY text reaches the database: ends the COPY of the records before it, runs
- * `ALTER TABLE t ALTER COLUMN c TYPE <to> USING c::<to>` (TimeZone UTC, as for the batch), starts
- * a new COPY, records the widened schema (`RowTransformer.columns()`) with the batch's progress so
- * a resume uses it, and lists the widening in the summary and the log. Rows loaded before a
- * widening take PostgreSQL's cast (a boolean becomes `true`, a timestamptz its UTC text); rows
- * after it load as the file writes them.
+ * How a load uses it (`RowTransformer` with `widen: true`, for an inferred schema, and for the
+ * resume of a load whose schema was inferred): the transformer writes each record with the types
+ * in force after that record's own widenings and queues a {@linkcode Widening} per column it
+ * widened (`RowTransformer.takeWidenings()`). The pipeline then seals the batch so far, with the
+ * types it had, and starts the next batch with the record's row; that batch's transaction, once
+ * every batch before it has committed (and before any batch after it starts), runs
+ * `ALTER TABLE t ALTER COLUMN c TYPE <to> USING c::<to>` (TimeZone UTC, as for every batch;
+ * skipped when an existing table's column already takes the wider type) before its COPY, and
+ * commits the widened schema with its progress, so that a resume converts as this run did. The
+ * summary and the log list each widening. Rows loaded before a widening take PostgreSQL's cast
+ * (a boolean becomes `true`, a timestamptz its UTC text); rows after it load as the file writes
+ * them.
  *
  * @example
  * ```ts
