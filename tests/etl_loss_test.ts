@@ -55,6 +55,13 @@ Deno.test("judgeLoss: names the header, the delimiter or the schema, with the co
     /7 × age: not an integer, 3 × joined: not a real calendar date: the schema does not fit/,
   );
 
+  const keys = judgeLoss(facts({
+    rejectedByReason: {
+      'database refused: duplicate key value violates unique constraint "…"': 10,
+    },
+  }));
+  assert.match(keys.error!, /the keys are in the table already: give --on-conflict update/);
+
   // --max-rejects allows it: a warning instead.
   const allowed = judgeLoss(facts({ allowed: true }));
   assert.equal(allowed.error, undefined);

@@ -91,7 +91,9 @@ function raggedCause(f: LossFacts, ragged: number): string {
 function schemaCause(f: LossFacts): string {
   const top = Object.entries(f.rejectedByReason).sort((a, b) => b[1] - a[1]).slice(0, 3);
   const list = top.map(([reason, n]) => `${num(n)} × ${reason}`).join(", ");
-  const advice = f.schemaGiven
+  const advice = /duplicate key value/.test(top[0]?.[0] ?? "")
+    ? "the keys are in the table already: give --on-conflict update (load over them) or ignore (keep the rows there)"
+    : f.schemaGiven
     ? "the schema does not fit the file: check its types, formats and each column's source"
     : "the values do not fit the table: check its columns and constraints";
   return `${list}: ${advice}`;
