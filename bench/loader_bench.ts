@@ -16,10 +16,12 @@ import { type CpuSplit, meanSplit, run, runMeasured, sampled } from "./proc.ts";
 import { measureRounds } from "./rounds.ts";
 import { median, type Ratio, type RatioFigure } from "./stats.ts";
 
-/** A generated input file: its share of defective rows and its seed. */
+/** A generated input file: its share of defective rows and its seed; gzip-compressed or not. */
 export interface InputSpec {
   defectRate: number;
   seed: number;
+  /** The same rows, gzip-compressed (`gzip -c`, its default level). */
+  gzip?: boolean;
 }
 
 /** One side of the comparison: the loader or `psql \copy` on one of the inputs. */
@@ -30,6 +32,11 @@ export interface LoaderRun {
   tool: "loader" | "copy";
   /** More arguments for the loader. */
   args?: string[];
+  /**
+   * Puts the (dropped) table in the state the run starts from; the load then runs without
+   * `--replace`, which would truncate it.
+   */
+  prepare?: (db: string, table: string, input: GenerateResult) => Promise<void>;
 }
 
 /** Everything the loader section measures. */
@@ -87,6 +94,7 @@ export async function cachedCsv(
   rows: number,
   spec: InputSpec,
 ): Promise<GenerateResult> {
+  if (spec.gzip) return await cachedGzip(await cachedCsv(outDir, rows, { ...spec, gzip: false }));
   const name = `${outDir}/data_${rows}_${Math.round(spec.defectRate * 1000)}_${spec.seed}`;
   try {
     const m = JSON.parse(await Deno.readTextFile(`${name}.json`)) as GenerateResult;
@@ -95,6 +103,23 @@ export async function cachedCsv(
   const result = await generateCsv({ rows, path: `${name}.csv`, ...spec });
   await Deno.writeTextFile(`${name}.json`, JSON.stringify(result));
   return result;
+}
+
+/** A generated file gzip-compressed next to it (made again when the plain file is newer). */
+async function cachedGzip(plain: GenerateResult): Promise<GenerateResult> {
+  const path = `${plain.path}.gz`;
+  try {
+    const [gz, csv] = await Promise.all([Deno.stat(path), Deno.stat(plain.path)]);
+    if (gz.mtime && csv.mtime && gz.mtime >= csv.mtime && gz.size > 0) {
+      return { ...plain, path, bytes: gz.size };
+    }
+  } catch { /* compress */ }
+  const r = await run("sh", [
+    "-c",
+    `gzip -c '${plain.path}' > '${path}.tmp' && mv '${path}.tmp' '${path}'`,
+  ]);
+  if (r.code !== 0) throw new Error(`gzip failed: ${r.stderr.trim()}`);
+  return { ...plain, path, bytes: (await Deno.stat(path)).size };
 }
 
 /** The loader's command line for `file` into a fresh `table`, with the generated files' schema. */
@@ -121,14 +146,11 @@ class LoaderSection {
   readonly notes: string[] = [];
   constructor(readonly o: LoaderBenchOptions) {}
 
-  /** Loads `file` into a fresh `table` with the loader. */
-  async loader(file: GenerateResult, table: string, args: string[] = []) {
+  /** Loads `file` into `table` with the loader (without `--replace` when `keep`). */
+  async loader(file: GenerateResult, table: string, args: string[] = [], keep = false) {
     const batch = this.o.batchSize ? [`--batch-size=${this.o.batchSize}`] : [];
-    const cmd = [
-      ...await loaderArgs(this.o.db, this.o.outDir, file.path, table),
-      ...batch,
-      ...args,
-    ];
+    const base = await loaderArgs(this.o.db, this.o.outDir, file.path, table);
+    const cmd = [...base.filter((a) => !keep || a !== "--replace"), ...batch, ...args];
     const r = await runMeasured("deno", cmd, this.o.outDir, { NO_COLOR: "1" });
     if (r.code !== 0) {
       throw new Error(`loader exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 2000)}`);
@@ -167,11 +189,18 @@ class LoaderSection {
   async timed(run: LoaderRun, file: GenerateResult, rep: number): Promise<LoadTiming> {
     const table = `${run.id}_r${rep}`;
     await this.drop(table);
-    const r = await sampled([
-      { name: run.tool === "copy" ? "psql" : "loader", rootPids: [Deno.pid] },
-      { name: "postgres", comm: "postgres", cmdline: [` ${this.o.db} `, ...POSTGRES_AUX] },
-      { name: "postgres (other dbs)", comm: "postgres" },
-    ], () => run.tool === "copy" ? this.copy(file, table) : this.loader(file, table, run.args));
+    await run.prepare?.(this.o.db, table, file);
+    const r = await sampled(
+      [
+        { name: run.tool === "copy" ? "psql" : "loader", rootPids: [Deno.pid] },
+        { name: "postgres", comm: "postgres", cmdline: [` ${this.o.db} `, ...POSTGRES_AUX] },
+        { name: "postgres (other dbs)", comm: "postgres" },
+      ],
+      () =>
+        run.tool === "copy"
+          ? this.copy(file, table)
+          : this.loader(file, table, run.args, run.prepare !== undefined),
+    );
     await this.check(file, table);
     return {
       rep,

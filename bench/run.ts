@@ -9,7 +9,7 @@
  * deno task bench --only api --scenarios api_get,pgbench_get_prepared --reps 1
  * ```
  *
- * To add a figure, edit bench/scenarios.ts only:
+ * To add a figure, edit bench/scenarios.ts only (the loader's: bench/loader_scenarios.ts):
  *
  * - An API scenario is one entry of `API_PLAN.scenarios`: `http` (wrk on a server of
  *   `API_PLAN.servers`, a path, the user whose token it sends, a method and body) or `pgbench` (a
@@ -19,7 +19,10 @@
  *   of `servers`; a user with N tasks one more of `users`; a comparison one line of `ratios`.
  * - A loader comparison is one entry of `LOADER_PLAN.runs` (the loader with extra `args`, or
  *   `\copy`, on one of `inputs`), a new input one entry of `inputs`, a comparison one line of
- *   `ratios`. `--mem-rows` takes any sizes; the memory target compares the largest and smallest.
+ *   `ratios`; a run that needs the table in some state first gives `prepare` (it then loads
+ *   without `--replace`). An input may be `gzip`ped (the same rows, compressed). `--mem-rows`
+ *   takes any sizes; the memory targets compare the largest with the smallest and with the one
+ *   before it.
  * - A bar or goal is one entry of `TARGETS`.
  *
  * @module
@@ -40,7 +43,7 @@ const USAGE = `usage: deno task bench [options]
   --quick             2 rounds, 5 s per load, 300k rows, memory at 100k and 1M rows
   --only loader|api   run one section
   --rows N            rows of the loader comparison (default 1,000,000)
-  --mem-rows A,B,...  sizes for the loader's peak RSS (default 200000,2000000)
+  --mem-rows A,B,...  sizes for the loader's peak RSS (default 200000,2000000,4000000)
   --reps N            rounds of every comparison (default 3)
   --duration S        seconds per HTTP / pgbench load (default 10; secondary ones half)
   --batch-size N      passed to the loader (default: the loader's own)
@@ -86,7 +89,7 @@ function options(args: string[]) {
     if (!(n > 0)) throw new Error(`--${name} takes a positive number, got "${v[name]}"`);
     return n;
   };
-  const memRows = v["mem-rows"] ?? (v.quick ? "100000,1000000" : "200000,2000000");
+  const memRows = v["mem-rows"] ?? (v.quick ? "100000,1000000" : "200000,2000000,4000000");
   return {
     rows: num("rows", 300_000, 1_000_000),
     memRows: memRows.split(",").map(Number).filter((n) => n > 0),

@@ -1,7 +1,7 @@
 /**
  * What `deno task bench` measures, in one place: the API's servers, users, scenarios and ratios,
- * the loader's inputs, runs and ratios, and the targets of issue 4. bench/run.ts says how to add
- * to each.
+ * and the targets (the loader's inputs, runs, ratios and targets are in loader_scenarios.ts).
+ * bench/run.ts says how to add to each.
  *
  * @module
  */
@@ -15,10 +15,13 @@ import {
   PASSWORD,
   usernameOf,
 } from "./api_bench.ts";
-import type { Figures } from "./report.ts";
-import type { LoaderPlan } from "./loader_bench.ts";
 import { pgbenchScript } from "./load_gen.ts";
-import { fmt, fmtInt, fmtMs, type RatioFigure } from "./stats.ts";
+import { LOADER_TARGETS } from "./loader_scenarios.ts";
+import { fmt, fmtMs } from "./stats.ts";
+import { atLeast, ratioOf, type Target } from "./targets.ts";
+
+export { LOADER_PLAN } from "./loader_scenarios.ts";
+export type { Target } from "./targets.ts";
 
 /** The body `POST /tasks` sends, and pgbench's INSERT (recorded from `insertTask` with it). */
 const POST_BODY = { title: "Benchmark task", description: "Created by the benchmark" };
@@ -238,38 +241,6 @@ export const API_PLAN: ApiPlan = {
   ],
 };
 
-export const LOADER_PLAN: LoaderPlan = {
-  inputs: { clean: { defectRate: 0, seed: 42 }, defective: { defectRate: 0.05, seed: 43 } },
-  runs: [
-    {
-      id: "loader",
-      input: "clean",
-      tool: "loader",
-      label: (f) => `loader, ${fmtInt(f.rows)} clean rows`,
-    },
-    {
-      id: "copy",
-      input: "clean",
-      tool: "copy",
-      label: () => "`psql \\copy`, same file (no validation)",
-    },
-    {
-      id: "loader_defective",
-      input: "defective",
-      tool: "loader",
-      label: (f) => `loader, ${fmtInt(f.rows)} rows, ${fmtInt(f.defective)} defective`,
-    },
-  ],
-  ratios: [
-    { label: "loader ÷ \\copy, clean", of: "loader", to: "copy" },
-    {
-      label: "loader on the defective file ÷ \\copy on the clean one",
-      of: "loader_defective",
-      to: "copy",
-    },
-  ],
-};
-
 /** Issue 10's goal: every list page ≥ 0.8 × the plain page of the user with 100 tasks. */
 const LIST_TARGETS: Target[] = LIST_RATIOS.filter((r) => r.of !== "list10k_offset_last").map((
   r,
@@ -285,55 +256,9 @@ const LIST_TARGETS: Target[] = LIST_RATIOS.filter((r) => r.of !== "list10k_offse
   },
 }));
 
-/** A target: its bar and goal, and how to read the measured value from the figures. */
-export interface Target {
-  figure(f: Figures): string;
-  bar: string;
-  goal: string;
-  /** The value as shown, and whether it meets the bar and the goal; undefined if not measured. */
-  measure(f: Figures): { shown: string; bar: boolean; goal: boolean } | undefined;
-}
-
-const ratioOf = (ratios: RatioFigure[] | undefined, of: string, to: string) =>
-  ratios?.find((r) => r.of === of && r.to === to)?.value;
-const atLeast = (v: number | undefined, bar: number, goal: number) =>
-  v === undefined || !Number.isFinite(v)
-    ? undefined
-    : { shown: fmt(v), bar: v >= bar, goal: v >= goal };
-
 /** The targets of issue 4. */
 export const TARGETS: Target[] = [
-  {
-    figure: (f) => {
-      const rows = f.loader?.inputs.clean.rows ?? NaN;
-      const short = rows < 1_000_000 ? " (issue 4 asks for 1M: start-up weighs more here)" : "";
-      return `loader rows/s ÷ \`\\copy\` rows/s, ${
-        fmtInt(rows)
-      } clean rows, full validation${short}`;
-    },
-    bar: "≥ 0.5",
-    goal: "≥ 0.9",
-    measure: (f) => atLeast(ratioOf(f.loader?.ratios, "loader", "copy"), 0.5, 0.9),
-  },
-  {
-    figure: () => "loader with 5% defective rows ÷ `\\copy` on the clean file",
-    bar: "≥ 0.45",
-    goal: "≥ 0.8",
-    measure: (f) => atLeast(ratioOf(f.loader?.ratios, "loader_defective", "copy"), 0.45, 0.8),
-  },
-  {
-    figure: (f) => `loader peak RSS at ${fmtInt(f.loader?.mem.at(-1)?.rows ?? NaN)} rows`,
-    bar: "≤ 1.3 × at 200k, ≤ 200 MB",
-    goal: "≤ 120 MB",
-    measure: (f) => {
-      const [small, big] = [f.loader?.mem[0], f.loader?.mem.at(-1)];
-      if (!small || !big || small === big) return undefined;
-      const growth = big.peakRssMiB / small.peakRssMiB;
-      const mb = big.peakRssMiB * 1.048576;
-      const shown = `${fmt(big.peakRssMiB, 0)} MiB (${fmt(growth)} × at ${fmtInt(small.rows)})`;
-      return { shown, bar: growth <= 1.3 && mb <= 200, goal: growth <= 1.3 && mb <= 120 };
-    },
-  },
+  ...LOADER_TARGETS,
   {
     figure: () =>
       "`GET /tasks` requests/s ÷ pgbench of its own SQL (prepared, the driver's protocol, 16 clients)",
