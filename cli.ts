@@ -86,7 +86,8 @@ Exit codes: 0 done (rejects allowed), 1 the load failed, 2 bad usage or unreadab
 
 const INFER_HELP = `Usage: deno run -A cli.ts infer FILE.csv [options]
 
-Prints, as JSON on stdout, the schema "ingest" would infer for FILE.csv (no database needed).
+Prints, as JSON on stdout, the schema "ingest" would infer for FILE.csv (no database needed;
+FILE may be gzip-compressed, or - for standard input).
 Save it, edit it, and pass it back with "ingest --schema". Notes on stderr say why a column
 that looks like dates stayed text (say, DD/MM/YYYY and MM/DD/YYYY both fit): give it a
 "format" in the schema.
