@@ -123,9 +123,11 @@ function insertSql(p: UpsertPlan, subset: boolean): string {
       others.map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`).join(", ")
     }`;
   const where = subset ? " WHERE ctid = ANY($1::tid[])" : "";
+  // In the file's order (a key's first record wins under DO NOTHING); update's keys are unique.
+  const order = p.onConflict === "update" ? "" : " ORDER BY ctid";
   // xmax is 0 on a row this statement inserted, and set on one it updated.
   return `WITH ins AS (INSERT INTO ${quoteTable(p.table)} (${cols})
-      SELECT ${cols} FROM ${STAGE}${where} ORDER BY ctid${onConflict}
+      SELECT ${cols} FROM ${STAGE}${where}${order}${onConflict}
       RETURNING (xmax = 0) AS fresh)
     SELECT count(*) FILTER (WHERE fresh)::int AS inserted FROM ins`;
 }
@@ -181,11 +183,7 @@ export async function mergeStage(
   staged: number,
 ): Promise<MergeOutcome> {
   try {
-    return await tx.transaction(async (sp) => {
-      const { conflicts } = await prune(sp, p);
-      const [{ inserted }] = await sp.query<{ inserted: number }>(insertSql(p, false));
-      return outcome(p, staged, conflicts, inserted);
-    });
+    return await tx.transaction((sp) => mergeAll(sp, p, staged));
   } catch (err) {
     if (err instanceof DatabaseUnavailableError || !isRowError(err)) throw err;
   }
@@ -235,6 +233,26 @@ function winnersSql(p: UpsertPlan): string {
   return `SELECT c FROM (SELECT ctid::text AS c, ctid AS t, row_number() OVER (PARTITION BY ${
     list(p.key)
   } ORDER BY ctid ${order}) AS r FROM ${STAGE}) x WHERE r = 1 ORDER BY t`;
+}
+
+/** The merge of a whole stage, when the database refuses no row's values. */
+async function mergeAll(tx: Session, p: UpsertPlan, staged: number): Promise<MergeOutcome> {
+  if (p.onConflict === "update") {
+    try {
+      // Most batches hold each key once: then no pass is needed to find each key's last record.
+      const [{ inserted }] = await tx.transaction((sp) =>
+        sp.query<{ inserted: number }>(insertSql(p, false))
+      );
+      return outcome(p, staged, [], inserted);
+    } catch (err) {
+      // "ON CONFLICT DO UPDATE command cannot affect row a second time": a key twice.
+      if ((err as { code?: unknown })?.code !== "21000") throw err;
+    }
+  }
+  // ignore needs no pass either: the rows go in in the file's order, so a key's first stays.
+  const { conflicts } = p.onConflict === "ignore" ? { conflicts: [] } : await prune(tx, p);
+  const [{ inserted }] = await tx.query<{ inserted: number }>(insertSql(p, false));
+  return outcome(p, staged, conflicts, inserted);
 }
 
 /** Inserts the staged rows `ctids`, halving the set on a refusal; returns new keys' count. */
