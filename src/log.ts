@@ -1,3 +1,18 @@
+/**
+ * Logging for the server and the CLI, on LogTape: human lines or JSON Lines (`LOG_FORMAT=json`) on
+ * the console, JSON Lines to a file, control characters escaped in every logged value, and a
+ * buffered console for the server, which logs every request.
+ *
+ * @example
+ * ```ts
+ * import { closeLogging, setupLogging } from "./log.ts";
+ *
+ * await setupLogging({ level: "info", console: "stderr" });
+ * await closeLogging();
+ * ```
+ *
+ * @module
+ */
 import {
   configure,
   getJsonLinesFormatter,
