@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { num } from "./summary.ts";
 import { RAGGED } from "./transform.ts";
 
 /** What {@linkcode judgeLoss} looks at: the load's committed counts and the file's shape. */
@@ -46,10 +47,6 @@ export interface LossVerdict {
   error?: string;
   /** Worth telling although the load stands. */
   warning?: string;
-}
-
-function num(n: number): string {
-  return n.toLocaleString("en-US");
 }
 
 function delimiterName(d: string): string {
