@@ -52,6 +52,11 @@ export async function run(
     stdout: "piped",
     stderr: "piped",
   }).output();
+  return decoded(out);
+}
+
+/** A finished process's exit and output, as text. */
+export function decoded(out: Deno.CommandOutput): Run {
   const dec = new TextDecoder();
   return {
     code: out.code,
@@ -122,6 +127,32 @@ export async function untilRejects(path: string, lines: number): Promise<boolean
     await new Promise((r) => setTimeout(r, 5));
   }
   return false;
+}
+
+/**
+ * Starts `ingest ARGS` in its own process and kills it (SIGKILL, like a crash) once the rejects
+ * file has `lines` lines, that is, a few batches in; fails the test if it ended before that.
+ */
+export async function killMidLoad(
+  args: string[],
+  dataDir: string,
+  rejects: string,
+  lines = 250,
+): Promise<void> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    env: env(dataDir),
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const reached = await untilRejects(rejects, lines);
+  child.kill("SIGKILL");
+  const status = await child.status;
+  await child.stderr.cancel();
+  assert.ok(
+    reached && status.signal === "SIGKILL",
+    `not killed mid-load: ${JSON.stringify(status)}`,
+  );
 }
 
 /**

@@ -15,11 +15,12 @@ import {
   assertSameAsUnbroken,
   CLI,
   cli,
+  decoded,
   env,
   GEN_SCHEMA,
   interruptedLoad,
+  killMidLoad,
   type Run,
-  untilRejects,
 } from "./etl_cli_helpers.ts";
 
 const STOCKS = new URL("./fixtures/real/matplotlib-Stocks.csv", import.meta.url).pathname;
@@ -32,13 +33,7 @@ async function shell(script: string, dir: string): Promise<Run> {
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    signal: out.signal,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
+  return decoded(out);
 }
 
 async function count(dir: string, table: string): Promise<number> {
@@ -91,20 +86,7 @@ Deno.test("cli: a gzip load killed mid-way resumes to exactly the rows and rejec
     const zipped = await new Deno.Command("gzip", { args: ["-k", file] }).output();
     assert.equal(zipped.code, 0);
     const gzArgs = args.map((a) => a === file ? gz : a);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", CLI, ...gzArgs],
-      env: env(dir.path),
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const reached = await untilRejects(rejects, 250);
-    child.kill("SIGKILL");
-    const status = await child.status;
-    await child.stderr.cancel();
-    assert.ok(
-      reached && status.signal === "SIGKILL",
-      `not killed mid-load: ${JSON.stringify(status)}`,
-    );
+    await killMidLoad(gzArgs, dir.path, rejects);
 
     const resumed = await cli([...gzArgs, "--resume"], env(dir.path));
     assert.equal(resumed.code, 0, resumed.stderr);
@@ -136,20 +118,7 @@ Deno.test("cli: a keyed update load killed mid-way resumes to exactly the table 
     } finally {
       await db.close(); // PGlite: one process at a time owns the folder
     }
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", CLI, ...keyed],
-      env: env(dir.path),
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const reached = await untilRejects(rejects, 250);
-    child.kill("SIGKILL");
-    const status = await child.status;
-    await child.stderr.cancel();
-    assert.ok(
-      reached && status.signal === "SIGKILL",
-      `not killed mid-load: ${JSON.stringify(status)}`,
-    );
+    await killMidLoad(keyed, dir.path, rejects);
     const resumed = await cli([...keyed, "--resume"], env(dir.path));
     assert.equal(resumed.code, 0, resumed.stderr);
 
@@ -197,20 +166,7 @@ Deno.test("cli: an inferred load that widens columns, killed mid-way, resumes to
     await Deno.writeTextFile(file, text.replace("\n50000,", "\n5000000000,"));
     const inferred = args.filter((a, i) => a !== "--schema" && args[i - 1] !== "--schema");
     const run = [...inferred, "--sample", "100"];
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", CLI, ...run],
-      env: env(dir.path),
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const reached = await untilRejects(rejects, 100);
-    child.kill("SIGKILL");
-    const status = await child.status;
-    await child.stderr.cancel();
-    assert.ok(
-      reached && status.signal === "SIGKILL",
-      `not killed mid-load: ${JSON.stringify(status)}`,
-    );
+    await killMidLoad(run, dir.path, rejects, 100);
     const summaryPath = `${dir.path}/summary.json`;
     const resumed = await cli([...run, "--resume", "--summary-json", summaryPath], env(dir.path));
     assert.equal(resumed.code, 0, resumed.stderr);

@@ -21,6 +21,7 @@ import {
   env,
   GEN_SCHEMA,
   interruptedLoad,
+  killMidLoad,
   untilRejects,
 } from "./etl_cli_helpers.ts";
 
@@ -218,21 +219,7 @@ Deno.test("cli: a load killed mid-way resumes to exactly the rows and rejects of
   const table = uniqueName("killed");
   try {
     const { file, rejects, args } = await interruptedLoad(dir.path, table);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", CLI, ...args],
-      env: env(dir.path),
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    // ~50 rejects a batch: this is a few batches in.
-    const reached = await untilRejects(rejects, 250);
-    child.kill("SIGKILL");
-    const status = await child.status;
-    await child.stderr.cancel();
-    assert.ok(
-      reached && status.signal === "SIGKILL",
-      `not killed mid-load: ${JSON.stringify(status)}`,
-    );
+    await killMidLoad(args, dir.path, rejects);
 
     // Without --resume the recorded load refuses to start again.
     const again = await cli(args, env(dir.path));
