@@ -7,6 +7,7 @@
  */
 import type { Database, Queryable, QueryOptions } from "../src/db/database.ts";
 import { openPostgres } from "../src/db/postgres.ts";
+import { findPgBouncer, type PgBouncer, startPgBouncer } from "../tests/pgbouncer.ts";
 import {
   type HttpLoad,
   type LoadResult,
@@ -17,78 +18,64 @@ import {
   type Statement,
 } from "./load_gen.ts";
 import { databaseUrl, pgEnv, POSTGRES_AUX, psql } from "./pg.ts";
-import { findPgBouncer, type PgBouncer, startPgBouncer } from "../tests/pgbouncer.ts";
 import { type CpuRole, type CpuSplit, meanSplit, registerUndo, sleep } from "./proc.ts";
 import { measureRounds } from "./rounds.ts";
 import { median, type Ratio, ratio, type RatioFigure } from "./stats.ts";
 
-/** What a scenario can refer to once the stage is set. */
+/**
+ * What a scenario can refer to once the stage is set: the seeded users, and `sqlOf(fn)`, the
+ * statements `fn` sends through the query functions of src/db as a pgbench script (they run for
+ * real on the bench's database, so a script is exactly what the API sends).
+ */
 export interface ApiContext {
-  /** The seeded users by name (see {@linkcode ApiPlan.users}). */
   users: Record<string, { id: number; token: string }>;
-  /**
-   * The statements `fn` sends through the query functions of src/db, as a pgbench script. They
-   * run for real on the bench's database, so a script is exactly what the API sends.
-   */
   sqlOf(fn: (q: Queryable) => Promise<unknown>): Promise<string>;
 }
 
-/** A server the scenarios load: `deno run -A <args>`, with DATABASE_URL, JWT_SECRET, HOST, PORT. */
+/**
+ * A server the scenarios load: `deno run -A <args>` with DATABASE_URL, JWT_SECRET, HOST, PORT and
+ * `env`, in `cwd` (another worktree, to compare with an earlier commit; default here); `pooler`:
+ * through a PgBouncer in transaction mode started for the run, with `DATABASE_POOLER=transaction`.
+ */
 export interface ServerSpec {
   args: string[];
-  /** More environment (it may use the seeded users). */
   env?: (c: ApiContext) => Record<string, string>;
-  /** Where it runs (another worktree, to compare with an earlier commit); default here. */
   cwd?: string;
-  /**
-   * Reached through PgBouncer in transaction mode (one started for the run, with as many server
-   * connections as the API's pool), with `DATABASE_POOLER=transaction`.
-   */
   pooler?: boolean;
 }
 
-/** An HTTP load on one of the servers; `user` sends that user's bearer token. */
-export interface HttpTarget {
+/** An HTTP load on one of the servers; `user` sends that user's bearer token; `body` is JSON. */
+export type HttpTarget = Pick<HttpLoad, "method" | "body" | "timeoutSec"> & {
   server: string;
   path: string;
   user?: string;
-  method?: "GET" | "POST";
-  /** JSON text. */
-  body?: string;
-  timeoutSec?: number;
-}
+};
 
-/** One line of the API table: wrk on a server, or pgbench on a script. */
+/** One line of the API table: wrk on a server, or pgbench on a script; `secondary`: half as long. */
 export type ApiScenario =
-  & {
-    id: string;
-    label: string;
-    /** Half the duration (at least 3 s), for figures that are not a headline. */
-    secondary?: boolean;
-  }
+  & { id: string; label: string; secondary?: boolean }
   & (
     | { http: HttpTarget }
     | { pgbench: { protocol: Protocol; script(c: ApiContext): string | Promise<string> } }
   );
 
-/** Everything the API section measures. */
+/**
+ * Everything the API section measures: servers (`api` first: the users are registered through
+ * it), users (each given this many tasks), scenarios and ratios of medians.
+ */
 export interface ApiPlan {
-  /** Started once per run, on fresh ports; `api` first: the users are registered through it. */
   servers: Record<string, ServerSpec>;
-  /** Registered and logged in through the API, each given this many tasks. */
   users: Record<string, { tasks: number }>;
   scenarios: ApiScenario[];
-  /** Ratios of medians between scenarios. */
   ratios: Ratio[];
 }
 
-/** Options for {@linkcode apiBench}. */
+/** Options for {@linkcode apiBench}; `only`: the scenario ids to run (all when undefined). */
 export interface ApiBenchOptions {
   db: string;
   outDir: string;
   reps: number;
   durationSec: number;
-  /** Scenario ids to run; all when undefined. */
   only?: string[];
   log(msg: string): void;
 }
@@ -106,11 +93,7 @@ export interface ScenarioFigures {
 }
 
 /** What {@linkcode apiBench} measured. */
-export interface ApiFigures {
-  scenarios: ScenarioFigures[];
-  ratios: RatioFigure[];
-  notes: string[];
-}
+export type ApiFigures = { scenarios: ScenarioFigures[]; ratios: RatioFigure[]; notes: string[] };
 
 /** The password of every seeded user. */
 export const PASSWORD = "bench-password-123";
@@ -119,12 +102,7 @@ export const usernameOf = (user: string) => `bench${user}`;
 /** The API's pool size (src/db/postgres.ts), and so the pooler's server connections. */
 const API_POOL = 10;
 
-/** A server process started for the bench. */
-interface Server {
-  pid: number;
-  base: string;
-  stop(): Promise<void>;
-}
+type Server = { pid: number; base: string; stop(): Promise<void> };
 
 /**
  * Starts `deno run -A <args>` on a free port through `sh -c 'exec ...'`, so that the PID is
@@ -135,7 +113,7 @@ async function startServer(
   spec: ServerSpec,
   env: Record<string, string>,
   outDir: string,
-): Promise<Server> {
+) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
   listener.close();
@@ -186,16 +164,16 @@ export class ApiStage implements AsyncDisposable {
   #bouncer?: PgBouncer;
   #seededMaxId = 0;
 
-  private constructor(readonly db: string, readonly outDir: string) {}
+  private constructor(readonly db: string) {}
 
   /** Starts `names` of `plan.servers` (`api` first), registers and seeds the users. */
   static async open(
     db: string,
     outDir: string,
-    plan: Omit<ApiPlan, "scenarios" | "ratios">,
+    plan: Pick<ApiPlan, "servers" | "users">,
     names: string[],
   ) {
-    const stage = new ApiStage(db, outDir);
+    const stage = new ApiStage(db);
     try {
       const env = {
         DATABASE_URL: databaseUrl(db),
@@ -204,13 +182,8 @@ export class ApiStage implements AsyncDisposable {
       for (const name of new Set(["api", ...names])) {
         const spec = plan.servers[name];
         if (!spec) throw new Error(`no server "${name}" in the plan's servers`);
-        stage.servers.set(
-          name,
-          await startServer(name, spec, {
-            ...await stage.#via(spec, env),
-            ...spec.env?.(stage.ctx),
-          }, outDir),
-        );
+        const serverEnv = { ...await stage.#via(spec, env), ...spec.env?.(stage.ctx) };
+        stage.servers.set(name, await startServer(name, spec, serverEnv, outDir));
         if (name === "api") await stage.#seed(plan.users);
       }
       return stage;
@@ -328,6 +301,21 @@ export class ApiStage implements AsyncDisposable {
   }
 }
 
+/** The scenarios `o.only` names (all by default), less those that need a PgBouncer when none is here. */
+async function choose(o: ApiBenchOptions, plan: ApiPlan, skipped: string[]) {
+  const unknown = o.only?.filter((id) => !plan.scenarios.some((s) => s.id === id)) ?? [];
+  if (unknown.length) throw new Error(`no API scenario "${unknown.join('", "')}" (see --help)`);
+  const noBouncer = await findPgBouncer() ? undefined : "no pgbouncer (apt-get install pgbouncer)";
+  return plan.scenarios.filter((s) => {
+    if (o.only && !o.only.includes(s.id)) return false;
+    if (noBouncer && "http" in s && plan.servers[s.http.server]?.pooler) {
+      skipped.push(`${s.id} skipped: ${noBouncer}`);
+      return false;
+    }
+    return true;
+  });
+}
+
 /**
  * Runs the API section: every scenario once per round, the order rotating by three each round;
  * pgbench with 16 clients.
@@ -338,18 +326,8 @@ export class ApiStage implements AsyncDisposable {
  * ```
  */
 export async function apiBench(o: ApiBenchOptions, plan: ApiPlan): Promise<ApiFigures> {
-  const unknown = o.only?.filter((id) => !plan.scenarios.some((s) => s.id === id)) ?? [];
-  if (unknown.length) throw new Error(`no API scenario "${unknown.join('", "')}" (see --help)`);
   const skipped: string[] = [];
-  const noBouncer = await findPgBouncer() ? undefined : "no pgbouncer (apt-get install pgbouncer)";
-  const chosen = plan.scenarios.filter((s) => {
-    if (o.only && !o.only.includes(s.id)) return false;
-    if (noBouncer && "http" in s && plan.servers[s.http.server]?.pooler) {
-      skipped.push(`${s.id} skipped: ${noBouncer}`);
-      return false;
-    }
-    return true;
-  });
+  const chosen = await choose(o, plan, skipped);
   const names = [...new Set(["api", ...chosen.flatMap((s) => "http" in s ? [s.http.server] : [])])];
   o.log(`  starting ${names.join(", ")}; seeding ${Object.keys(plan.users).join(", ")}`);
   await using stage = await ApiStage.open(o.db, o.outDir, plan, names);
@@ -393,16 +371,16 @@ export async function apiBench(o: ApiBenchOptions, plan: ApiPlan): Promise<ApiFi
         `${s.id}: ${errors} errors or non-2xx answers in ${sum((r) => r.requests)} requests`,
       );
     }
-    const cpu = meanSplit(rs.map((r) => r.cpu));
+    const [rps, p50, p99] = [med((r) => r.rps), med((r) => r.p50), med((r) => r.p99)];
     return {
       id: s.id,
       label: s.label,
       runs: rs,
-      rps: med((r) => r.rps),
-      p50: med((r) => r.p50),
-      p99: med((r) => r.p99),
+      rps,
+      p50,
+      p99,
       errors,
-      cpu,
+      cpu: meanSplit(rs.map((r) => r.cpu)),
     };
   });
   const rps = (id: string) => scenarios.find((s) => s.id === id)?.rps ?? NaN;

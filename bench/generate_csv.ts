@@ -44,26 +44,11 @@ export const DEFECT_KINDS = [
 ] as const;
 export type DefectKind = typeof DEFECT_KINDS[number];
 
-/** What {@linkcode generateCsv} wrote. */
-export interface GenerateResult {
-  path: string;
-  rows: number;
-  bytes: number;
-  /** Rows with one defect each; the loader must reject exactly these. */
-  defective: number;
-  defectsByKind: Record<DefectKind, number>;
-  /** Rows whose text spans several physical lines. */
-  multiline: number;
-}
-
-/** Options for {@linkcode generateCsv}. */
-export interface GenerateOptions {
-  rows: number;
-  path: string;
-  seed: number;
-  /** Share of defective rows, 0..1. */
-  defectRate: number;
-}
+/**
+ * What {@linkcode generateCsv} wrote: `defective` rows with one defect each (the loader must reject
+ * exactly these), `multiline` rows whose text spans several physical lines.
+ */
+export type GenerateResult = Awaited<ReturnType<typeof generateCsv>>;
 
 const FIRST =
   "Ana Bruno Chloé Dmitri Eve Fatima Günther Hiro Ines Jamal Kai Léa Mateo Nia Olaf Priya"
@@ -137,24 +122,25 @@ function spoil(rand: () => number, fields: string[]): DefectKind {
 }
 
 /**
- * Writes `rows` generated rows (plus a header) to `path`, in chunks of 20,000 rows.
+ * Writes `rows` generated rows (plus a header) to `path`, in chunks of 20,000 rows; `defectRate`
+ * is the share of defective rows, 0..1.
  *
  * @example
  * ```ts
  * const r = await generateCsv({ rows: 1000, path: "/tmp/x.csv", seed: 42, defectRate: 0.05 });
  * ```
  */
-export async function generateCsv(o: GenerateOptions): Promise<GenerateResult> {
+export async function generateCsv(
+  o: { rows: number; path: string; seed: number; defectRate: number },
+) {
   const rand = prng(o.seed);
-  const result: GenerateResult = {
+  const defectsByKind = Object.fromEntries(DEFECT_KINDS.map((k) => [k, 0]));
+  const result = {
     path: o.path,
     rows: o.rows,
     bytes: 0,
     defective: 0,
-    defectsByKind: Object.fromEntries(DEFECT_KINDS.map((k) => [k, 0])) as Record<
-      DefectKind,
-      number
-    >,
+    defectsByKind,
     multiline: 0,
   };
   using file = await Deno.open(o.path, { write: true, create: true, truncate: true });

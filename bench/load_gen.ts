@@ -8,19 +8,21 @@
 import { type CpuRole, type CpuSplit, run, sampled } from "./proc.ts";
 import { percentileSorted } from "./stats.ts";
 
-/** One load run's figures. Latencies are in milliseconds. */
-export interface LoadResult {
+/**
+ * One load run's figures; latencies in milliseconds; errors are non-2xx/3xx answers, socket
+ * errors and timeouts (failed transactions for pgbench).
+ */
+export type LoadResult = {
   requests: number;
   seconds: number;
   rps: number;
   p50: number;
   p99: number;
-  /** Non-2xx/3xx answers, socket errors and timeouts; failed transactions for pgbench. */
   errors: number;
   cpu?: CpuSplit;
-}
+};
 
-/** An HTTP load for wrk. */
+/** An HTTP load for wrk; `timeoutSec` per request (wrk's default of 2 s is short for argon2). */
 export interface HttpLoad {
   url: string;
   connections: number;
@@ -28,7 +30,6 @@ export interface HttpLoad {
   method?: "GET" | "POST";
   body?: string;
   headers?: Record<string, string>;
-  /** Request timeout in seconds (wrk's default of 2 s is too short for argon2 logins). */
   timeoutSec?: number;
 }
 
@@ -39,10 +40,8 @@ async function runSampled(
   o: { roles: CpuRole[]; outDir: string; env?: Record<string, string> },
 ) {
   const dir = await Deno.makeTempDir({ dir: o.outDir, prefix: `${cmd}_` });
-  const r = await sampled(
-    [{ name: "loadgen", comm: cmd }, ...o.roles],
-    () => run(cmd, args(dir), o.env),
-  );
+  const roles = [{ name: "loadgen", comm: cmd }, ...o.roles];
+  const r = await sampled(roles, () => run(cmd, args(dir), o.env));
   if (r.code !== 0) {
     throw new Error(`${cmd} failed (${r.code}): ${(r.stderr + r.stdout).slice(-2000)}`);
   }
@@ -67,9 +66,9 @@ export async function runWrk(
     `    latency:percentile(50), latency:percentile(99)))`,
     `end`,
   ].join("\n");
-  const t = `--timeout=${load.timeoutSec ?? 10}s`;
   await using r = await runSampled("wrk", (dir) => {
     Deno.writeTextFileSync(`${dir}/load.lua`, lua);
+    const t = `--timeout=${load.timeoutSec ?? 10}s`;
     return [
       "-t2",
       `-c${load.connections}`,
@@ -80,13 +79,13 @@ export async function runWrk(
     ];
   }, { roles, outDir });
   const j = JSON.parse(r.stdout.match(/WRKJSON (\{.*\})/)![1]);
-  const [seconds, p50, p99] = [j.us / 1e6, j.p50 / 1000, j.p99 / 1000];
+  const seconds = j.us / 1e6;
   return {
     requests: j.requests,
     seconds,
     rps: j.requests / seconds,
-    p50,
-    p99,
+    p50: j.p50 / 1000,
+    p99: j.p99 / 1000,
     errors: j.errors,
     cpu: r.cpu,
   };
@@ -95,20 +94,8 @@ export async function runWrk(
 /** pgbench's protocols: `prepared` is what node-postgres does for named statements. */
 export type Protocol = "extended" | "simple" | "prepared";
 
-/** A pgbench load: a script (see {@linkcode pgbenchScript}) run by `clients` for `durationSec`. */
-export interface SqlLoad {
-  db: string;
-  script: string;
-  protocol: Protocol;
-  clients: number;
-  durationSec: number;
-}
-
 /** One statement and its parameters, as a driver sends it (`$1`, `$2`, ...). */
-export interface Statement {
-  sql: string;
-  params: unknown[];
-}
+export type Statement = { sql: string; params: unknown[] };
 
 /**
  * A pgbench script running `statements`: a number parameter becomes a pgbench variable (sent as
@@ -135,9 +122,12 @@ export function pgbenchScript(statements: readonly Statement[]): string {
   }).join("");
 }
 
-/** Runs pgbench once; latency percentiles come from its per-transaction log (`-l`). */
+/**
+ * Runs pgbench once: `script` (see {@linkcode pgbenchScript}) by `clients` for `durationSec`;
+ * latency percentiles come from its per-transaction log (`-l`).
+ */
 export async function runPgbench(
-  load: SqlLoad,
+  load: { db: string; script: string; protocol: Protocol; clients: number; durationSec: number },
   roles: CpuRole[],
   outDir: string,
   env: Record<string, string>,
@@ -147,8 +137,7 @@ export async function runPgbench(
     const opts = `-n -c${load.clients} -j2 -T${load.durationSec} -M${load.protocol} -l`.split(" ");
     return [...opts, `--log-prefix=${dir}/tx`, `-f${dir}/script.sql`, load.db];
   }, { roles, outDir, env });
-  const text = r.stdout + r.stderr;
-  const count = (re: RegExp) => Number(text.match(re)?.[1] ?? 0);
+  const count = (re: RegExp) => Number((r.stdout + r.stderr).match(re)?.[1] ?? 0);
   // Log lines: client_id transaction_no time_us script_no epoch_s epoch_us
   const us: number[] = [];
   for (const e of Deno.readDirSync(r.dir)) {

@@ -20,14 +20,14 @@ export const POSTGRES_AUX = [
 
 /** The libpq environment every client here runs with. */
 export function pgEnv(): Record<string, string> {
-  const env: Record<string, string> = {
-    PGHOST: Deno.env.get("PGHOST") ?? "127.0.0.1",
-    PGPORT: Deno.env.get("PGPORT") ?? "5432",
-    PGUSER: Deno.env.get("PGUSER") ?? "postgres",
-  };
+  const get = (name: string, dflt: string) => Deno.env.get(name) ?? dflt;
   const pw = Deno.env.get("PGPASSWORD");
-  if (pw) env.PGPASSWORD = pw;
-  return env;
+  return {
+    PGHOST: get("PGHOST", "127.0.0.1"),
+    PGPORT: get("PGPORT", "5432"),
+    PGUSER: get("PGUSER", "postgres"),
+    ...(pw ? { PGPASSWORD: pw } : {}),
+  };
 }
 
 /** `postgres://user[:pass]@host:port/db`, for the server and the loader. */
@@ -37,11 +37,9 @@ export function databaseUrl(db: string): string {
   return `postgres://${encodeURIComponent(e.PGUSER)}${pw}@${e.PGHOST}:${e.PGPORT}/${db}`;
 }
 
-/** Runs SQL in `db` with psql (ON_ERROR_STOP) and returns unaligned, tuples-only output. */
-export function psql(db: string, sql: string): Promise<string> {
-  const args = ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql];
-  return runOk("psql", args, pgEnv());
-}
+/** Runs SQL in `db` (a name or a URL) with psql (ON_ERROR_STOP); unaligned, tuples-only output. */
+export const psql = (db: string, sql: string) =>
+  runOk("psql", ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql], pgEnv());
 
 /** Why PostgreSQL cannot be used, in one line, or undefined when it answers. */
 export async function postgresProblem(): Promise<string | undefined> {
@@ -49,10 +47,7 @@ export async function postgresProblem(): Promise<string | undefined> {
   return `PostgreSQL does not answer at ${pgEnv().PGHOST}:${pgEnv().PGPORT} (start it: pg_ctlcluster 15 main start)`;
 }
 
-/**
- * Runs `fn` on a fresh, uniquely named database, dropped afterwards (also when the run is
- * interrupted).
- */
+/** Runs `fn` on a fresh, uniquely named database, dropped afterwards (also when interrupted). */
 export async function withDatabase<T>(prefix: string, fn: (db: string) => Promise<T>): Promise<T> {
   const db = `${prefix}_${Date.now().toString(36)}_${Deno.pid}`;
   await runOk("createdb", [db], pgEnv());

@@ -1,7 +1,7 @@
 /**
- * Processes for the bench: run a command, time one and read its peak RSS, sample the CPU time of
- * groups of processes from /proc while a load runs, wait for a quiet machine, and undo what the
- * run set up when it is interrupted.
+ * Processes for the bench: run a command, time one and read its peak RSS and CPU time, sample
+ * the CPU time of groups of processes from /proc while a load runs, wait for a quiet machine,
+ * and undo what the run set up when it is interrupted.
  *
  * @module
  */
@@ -15,11 +15,7 @@ export interface RunResult {
 }
 
 /** Runs a command to completion and captures its output; never throws on a non-zero exit. */
-export async function run(
-  cmd: string,
-  args: string[],
-  env?: Record<string, string>,
-): Promise<RunResult> {
+export async function run(cmd: string, args: string[], env?: Record<string, string>) {
   const started = performance.now();
   const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output();
   const dec = new TextDecoder();
@@ -33,11 +29,7 @@ export async function run(
 }
 
 /** Runs a command and throws with its stderr when it fails; returns its stdout. */
-export async function runOk(
-  cmd: string,
-  args: string[],
-  env?: Record<string, string>,
-): Promise<string> {
+export async function runOk(cmd: string, args: string[], env?: Record<string, string>) {
   const r = await run(cmd, args, env);
   if (r.code !== 0) {
     throw new Error(`${cmd} ${args[0]} exited ${r.code}: ${(r.stderr || r.stdout).trim()}`);
@@ -62,75 +54,79 @@ export async function missingTool(): Promise<string | undefined> {
 }
 
 /**
- * Runs `cmd` under GNU time (its own PID, not under `deno task`) and returns its wall clock and
- * its peak RSS in MiB (`ru_maxrss`, exact, read when the process is reaped).
+ * Runs `cmd` under GNU time (its own PID, not under `deno task`) and returns its wall clock, its
+ * peak RSS in MiB (`ru_maxrss`) and its CPU seconds (user + system), exact, read when it is reaped.
  */
 export async function runMeasured(
   cmd: string,
   args: string[],
   outDir: string,
   env?: Record<string, string>,
-): Promise<RunResult & { peakRssMiB: number }> {
+): Promise<RunResult & { peakRssMiB: number; cpuSeconds: number }> {
   const timeFile = `${outDir}/time_${crypto.randomUUID()}.txt`;
   const r = await run("/usr/bin/time", ["-v", "-o", timeFile, cmd, ...args], env);
   const text = await Deno.readTextFile(timeFile).catch(() => "");
   await Deno.remove(timeFile).catch(() => {});
-  const kb = Number(text.match(/Maximum resident set size \(kbytes\): (\d+)/)?.[1] ?? NaN);
-  return { ...r, peakRssMiB: kb / 1024 };
+  const num = (what: string) => Number(text.match(new RegExp(`${what}: ([\\d.]+)`))?.[1] ?? NaN);
+  const cpuSeconds = num("User time \\(seconds\\)") + num("System time \\(seconds\\)");
+  return { ...r, peakRssMiB: num("Maximum resident set size \\(kbytes\\)") / 1024, cpuSeconds };
 }
 
-const CLK_TCK = 100; // Linux USER_HZ on every architecture Deno runs on.
+/** Linux USER_HZ on every architecture Deno runs on. */
+export const CLK_TCK = 100;
 
-interface ProcSample {
+/** utime + stime of a `/proc/PID/stat` line, in ticks. */
+export function ticksOf(stat: string): number {
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // f[0] is field 3: utime 14, stime 15
+  return Number(f[11]) + Number(f[12]);
+}
+
+interface Proc {
   pid: number;
   ppid: number;
   comm: string;
-  ticks: number; // utime + stime
+  ticks: number;
 }
 
-function readProcs(): ProcSample[] {
-  const out: ProcSample[] = [];
+function readProcs(): Proc[] {
+  const out: Proc[] = [];
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
     try {
       const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
       const close = stat.lastIndexOf(")");
-      const f = stat.slice(close + 2).split(" "); // f[0] is field 3 (state): ppid 4, utime 14, stime 15
       const comm = stat.slice(stat.indexOf("(") + 1, close);
-      out.push({
-        pid: Number(e.name),
-        ppid: Number(f[1]),
-        comm,
-        ticks: Number(f[11]) + Number(f[12]),
-      });
+      const ppid = Number(stat.slice(close + 2).split(" ", 3)[1]);
+      out.push({ pid: Number(e.name), ppid, comm, ticks: ticksOf(stat) });
     } catch { /* gone */ }
   }
   return out;
 }
 
-function cmdline(pid: number): string {
+const cmdline = (pid: number) => {
   try {
     return Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ");
   } catch {
     return "";
   }
-}
+};
 
 function readTotalTicks(): { busy: number; total: number } {
-  const v = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1).map(
-    Number,
-  );
+  const v = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1)
+    .map(Number);
   const total = v.reduce((a, b) => a + b, 0);
   return { busy: total - v[3] - (v[4] ?? 0), total };
 }
 
-/** A role of processes for the CPU split: root PIDs and their descendants, or a name match. */
+/**
+ * A role of processes for the CPU split: root PIDs and their descendants, or processes whose
+ * `comm` equals `comm` (e.g. "postgres") and, if given, whose command line contains one of
+ * `cmdline` (e.g. the database's name).
+ */
 export interface CpuRole {
   name: string;
   rootPids?: number[];
-  /** Or processes whose `comm` equals this (e.g. "postgres")... */
   comm?: string;
-  /** ...and, if given, whose command line contains one of these (e.g. the database's name). */
   cmdline?: string[];
 }
 
@@ -144,91 +140,63 @@ export interface CpuSplit {
 }
 
 /**
- * Samples /proc every 250 ms while a load runs and attributes CPU time (utime + stime) to roles;
- * kernel threads count as `kernel`, anything unmatched as `other`. A process that appears after
- * the start counts from zero; one that exits keeps its last sample.
+ * Runs `fn` while sampling /proc every `everyMs` and attributes CPU time (utime + stime) to
+ * roles; kernel threads count as `kernel`, anything unmatched as `other`. A process that appears
+ * after the start counts from zero; one that exits keeps its last sample.
  */
-class CpuSampler {
-  #split?: CpuSplit;
-  #first = new Map<number, number>();
-  #last = new Map<number, ProcSample>();
-  #role = new Map<number, string>();
-  #timer?: ReturnType<typeof setInterval>;
-  #t0 = 0;
-  #tot0 = { busy: 0, total: 0 };
-
-  constructor(readonly roles: CpuRole[]) {}
-
-  #sample(initial: boolean) {
-    const procs = readProcs();
-    const byPid = new Map(procs.map((p) => [p.pid, p]));
-    for (const p of procs) {
-      if (!this.#first.has(p.pid)) this.#first.set(p.pid, initial ? p.ticks : 0);
-      this.#last.set(p.pid, p);
-      if (!this.#role.has(p.pid)) this.#role.set(p.pid, this.#classify(p, byPid));
-    }
-  }
-
-  #classify(p: ProcSample, byPid: Map<number, ProcSample>): string {
+export async function sampled<T extends object>(
+  roles: CpuRole[],
+  fn: () => Promise<T>,
+  everyMs = 250,
+): Promise<T & { cpu: CpuSplit }> {
+  const first = new Map<number, number>();
+  const last = new Map<number, Proc>();
+  const roleOf = new Map<number, string>();
+  const classify = (p: Proc, byPid: Map<number, Proc>) => {
     // Kernel threads (children of kthreadd) mostly do this run's own I/O: WAL and data writes.
     if (p.pid === 2 || p.ppid === 2) return "kernel";
-    const role = this.roles.find((r) => {
+    const role = roles.find((r) => {
       if (r.comm) {
         return p.comm === r.comm &&
           (!r.cmdline || r.cmdline.some((c) => cmdline(p.pid).includes(c)));
       }
-      for (
-        let cur: ProcSample | undefined = p, d = 0;
-        cur && d < 20;
-        cur = byPid.get(cur.ppid), d++
-      ) {
-        if (r.rootPids?.includes(cur.pid) || this.#role.get(cur.ppid) === r.name) return true;
+      for (let cur: Proc | undefined = p, d = 0; cur && d < 20; cur = byPid.get(cur.ppid), d++) {
+        if (r.rootPids?.includes(cur.pid) || roleOf.get(cur.ppid) === r.name) return true;
       }
     });
     return role?.name ?? "other";
-  }
-
-  start(): void {
-    this.#t0 = performance.now();
-    this.#tot0 = readTotalTicks();
-    this.#sample(true);
-    this.#timer = setInterval(() => this.#sample(false), 250);
-  }
-
-  stop(): CpuSplit {
-    if (this.#split) return this.#split;
-    clearInterval(this.#timer);
-    this.#sample(false);
-    const seconds = (performance.now() - this.#t0) / 1000;
-    const tot = readTotalTicks();
-    const cores: Record<string, number> = {};
-    for (const name of [...this.roles.map((r) => r.name), "kernel", "other"]) cores[name] = 0;
-    for (const [pid, p] of this.#last) {
-      const delta = p.ticks - (this.#first.get(pid) ?? 0);
-      const role = this.#role.get(pid) ?? "other";
-      if (delta > 0) cores[role] += delta / CLK_TCK / seconds;
+  };
+  const sample = (initial: boolean) => {
+    const procs = readProcs();
+    const byPid = new Map(procs.map((p) => [p.pid, p]));
+    for (const p of procs) {
+      if (!first.has(p.pid)) first.set(p.pid, initial ? p.ticks : 0);
+      last.set(p.pid, p);
+      if (!roleOf.has(p.pid)) roleOf.set(p.pid, classify(p, byPid));
     }
-    const machineCores = navigator.hardwareConcurrency || 1;
-    const busy = tot.busy - this.#tot0.busy;
-    const total = tot.total - this.#tot0.total;
-    const machineBusyCores = total > 0 ? (busy / total) * machineCores : NaN;
-    return this.#split = { seconds, cores, machineBusyCores, machineCores };
-  }
-}
-
-/** Runs `fn` while sampling the CPU of `roles` ({@linkcode CpuSampler}). */
-export async function sampled<T extends object>(
-  roles: CpuRole[],
-  fn: () => Promise<T>,
-): Promise<T & { cpu: CpuSplit }> {
-  const sampler = new CpuSampler(roles);
-  sampler.start();
+  };
+  const [t0, tot0] = [performance.now(), readTotalTicks()];
+  sample(true);
+  const timer = setInterval(() => sample(false), everyMs);
+  let r: T;
   try {
-    const r = await fn();
-    return { ...r, cpu: sampler.stop() };
+    r = await fn();
   } finally {
-    sampler.stop();
+    clearInterval(timer);
   }
+  sample(false);
+  const seconds = (performance.now() - t0) / 1000;
+  const cores: Record<string, number> = {};
+  for (const name of [...roles.map((r) => r.name), "kernel", "other"]) cores[name] = 0;
+  for (const [pid, p] of last) {
+    const delta = p.ticks - (first.get(pid) ?? 0);
+    if (delta > 0) cores[roleOf.get(pid) ?? "other"] += delta / CLK_TCK / seconds;
+  }
+  const machineCores = navigator.hardwareConcurrency || 1;
+  const tot = readTotalTicks();
+  const total = tot.total - tot0.total;
+  const machineBusyCores = total > 0 ? ((tot.busy - tot0.busy) / total) * machineCores : NaN;
+  return { ...r, cpu: { seconds, cores, machineBusyCores, machineCores } };
 }
 
 /** The mean of several CPU splits, role by role. */
@@ -238,27 +206,22 @@ export function meanSplit(splits: (CpuSplit | undefined)[]): CpuSplit | undefine
   const mean = (f: (x: CpuSplit) => number) => s.reduce((a, x) => a + f(x), 0) / s.length;
   const cores: Record<string, number> = {};
   for (const x of s) for (const k of Object.keys(x.cores)) cores[k] = mean((y) => y.cores[k] ?? 0);
-  return {
-    seconds: mean((x) => x.seconds),
-    cores,
-    machineBusyCores: mean((x) => x.machineBusyCores),
-    machineCores: s[0].machineCores,
-  };
+  const [seconds, machineBusyCores] = [mean((x) => x.seconds), mean((x) => x.machineBusyCores)];
+  return { seconds, cores, machineBusyCores, machineCores: s[0].machineCores };
 }
 
 /** Formats a CPU split: "server 1.10, postgres 0.70, loadgen 0.15, other 0.02 (busy 1.97 of 2)". */
 export function fmtCpuSplit(split: CpuSplit | undefined): string {
   if (!split) return "n/a";
-  const parts = Object.entries(split.cores).filter(([_, v]) => v >= 0.005).map(([k, v]) =>
-    `${k} ${v.toFixed(2)}`
-  );
-  return `${parts.join(", ")} (busy ${split.machineBusyCores.toFixed(2)} of ${split.machineCores})`;
+  const parts = Object.entries(split.cores).filter(([_, v]) => v >= 0.005);
+  return `${parts.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")} (busy ${
+    split.machineBusyCores.toFixed(2)
+  } of ${split.machineCores})`;
 }
 
 /** Cores used by processes that are not the bench's (other databases, other programs). */
-export function foreignCores(split: CpuSplit | undefined): number {
-  return split ? (split.cores["other"] ?? 0) + (split.cores["postgres (other dbs)"] ?? 0) : NaN;
-}
+export const foreignCores = (split: CpuSplit | undefined) =>
+  split ? (split.cores["other"] ?? 0) + (split.cores["postgres (other dbs)"] ?? 0) : NaN;
 
 /**
  * Waits until the machine is quiet: at most 0.3 cores busy over one second, machine-wide (the
@@ -280,9 +243,7 @@ export async function waitForQuiet(): Promise<{ busyCores: number; waitedMs: num
 }
 
 /** Sleeps `ms` milliseconds. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const undo = new Set<() => Promise<void>>();
 

@@ -16,32 +16,14 @@ import { runWrk } from "./load_gen.ts";
 import { cachedCsv, loaderArgs } from "./loader_bench.ts";
 import { runMeasured } from "./proc.ts";
 
-interface CallFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-}
-
-interface CpuProfile {
+type CallFrame = { functionName: string; url: string; lineNumber: number };
+type CpuProfile = {
   nodes: { id: number; callFrame: CallFrame }[];
   samples: number[];
   timeDeltas: number[];
-}
-
+};
 /** One line of a summary: a function or a package, and its self time. */
-export interface ProfileEntry {
-  name: string;
-  where: string;
-  selfMs: number;
-}
-
-/** What {@linkcode summarizeProfile} returns. */
-export interface ProfileSummary {
-  totalMs: number;
-  busyMs: number;
-  top: ProfileEntry[];
-  byPackage: ProfileEntry[];
-}
+type Entry = { name: string; where: string; selfMs: number };
 
 /** Where a frame is, short: `src/etl/csv_parser.ts`, `npm:pg/lib/result.js`, `ext:deno_web/...`. */
 function shortUrl(url: string): string {
@@ -52,9 +34,8 @@ function shortUrl(url: string): string {
 }
 
 /** Which package a frame belongs to, for the per-package shares. */
-function packageOf(frame: CallFrame): string {
-  const u = frame.url;
-  if (!u) return frame.functionName.startsWith("(") ? frame.functionName : "(native / builtins)";
+function packageOf({ url: u, functionName }: CallFrame): string {
+  if (!u) return functionName.startsWith("(") ? functionName : "(native / builtins)";
   const npm = u.match(/\/npm\/[^/]+\/((?:@[^/]+\/)?[^/]+)\//);
   if (npm) return `npm:${npm[1]}`;
   if (u.includes("/src/")) {
@@ -65,22 +46,14 @@ function packageOf(frame: CallFrame): string {
 }
 
 /** Summarises one profile: the top `n` functions by self time and the top packages. */
-export function summarizeProfile(profile: CpuProfile, n = 20): ProfileSummary {
+export function summarizeProfile(profile: CpuProfile, n = 20) {
   const byId = new Map(profile.nodes.map((x) => [x.id, x.callFrame]));
-  const fns = new Map<string, ProfileEntry>();
-  const pkgs = new Map<string, ProfileEntry>();
-  const add = (
-    m: Map<string, ProfileEntry>,
-    key: string,
-    name: string,
-    where: string,
-    us: number,
-  ) => {
+  const [fns, pkgs] = [new Map<string, Entry>(), new Map<string, Entry>()];
+  const add = (m: Map<string, Entry>, key: string, name: string, where: string, us: number) => {
     const e = m.get(key) ?? m.set(key, { name, where, selfMs: 0 }).get(key)!;
     e.selfMs += us / 1000;
   };
-  let totalUs = 0;
-  let busyUs = 0;
+  let [totalUs, busyUs] = [0, 0];
   profile.samples.forEach((id, i) => {
     const frame = byId.get(id);
     const us = profile.timeDeltas[i + 1] ?? 0;
@@ -93,7 +66,7 @@ export function summarizeProfile(profile: CpuProfile, n = 20): ProfileSummary {
     add(fns, `${name}@${where}`, name, where, us);
     add(pkgs, packageOf(frame), packageOf(frame), "", us);
   });
-  const top = (m: Map<string, ProfileEntry>, k: number) =>
+  const top = (m: Map<string, Entry>, k: number) =>
     [...m.values()].sort((a, b) => b.selfMs - a.selfMs).slice(0, k);
   return {
     totalMs: totalUs / 1000,
@@ -102,27 +75,25 @@ export function summarizeProfile(profile: CpuProfile, n = 20): ProfileSummary {
     byPackage: top(pkgs, 10),
   };
 }
+type Summary = ReturnType<typeof summarizeProfile>;
 
 /** Summarises every `.cpuprofile` in `dir` (one per process), busiest first. */
-async function summarizeDir(dir: string): Promise<ProfileSummary[]> {
-  const out: ProfileSummary[] = [];
+async function summarizeDir(dir: string): Promise<Summary[]> {
+  const out: Summary[] = [];
   for (const e of Deno.readDirSync(dir)) {
-    if (e.name.endsWith(".cpuprofile")) {
-      out.push(summarizeProfile(JSON.parse(await Deno.readTextFile(`${dir}/${e.name}`))));
-    }
+    if (!e.name.endsWith(".cpuprofile")) continue;
+    out.push(summarizeProfile(JSON.parse(await Deno.readTextFile(`${dir}/${e.name}`))));
   }
   return out.sort((a, b) => b.busyMs - a.busyMs);
 }
 
 /** Renders a summary as Markdown (a `|` in a RegExp's source would end a cell). */
-export function profileMarkdown(title: string, s: ProfileSummary): string {
-  const pct = (e: ProfileEntry) => `${((e.selfMs / s.busyMs) * 100).toFixed(1)}%`;
+export function profileMarkdown(title: string, s: Summary): string {
+  const pct = (e: Entry) => `${((e.selfMs / s.busyMs) * 100).toFixed(1)}%`;
   const cell = (text: string) => text.replaceAll("|", "\\|");
   return [
-    `#### ${title}`,
-    "",
-    `${(s.busyMs / 1000).toFixed(1)} s busy of ${(s.totalMs / 1000).toFixed(1)} s sampled.`,
-    "",
+    `#### ${title}\n`,
+    `${(s.busyMs / 1000).toFixed(1)} s busy of ${(s.totalMs / 1000).toFixed(1)} s sampled.\n`,
     "| self time | share of busy | function | where |",
     "| ---: | ---: | --- | --- |",
     ...s.top.map((e) =>
@@ -160,19 +131,16 @@ export async function profileServer(
   outDir: string,
   durationSec: number,
   plan: ApiPlan,
-): Promise<string> {
+) {
   const dir = `${outDir}/prof_api`;
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   const api = plan.servers.api;
   const get = plan.scenarios.find((s) => s.id === "api_get");
   if (!get || !("http" in get)) throw new Error("the plan has no api_get scenario");
-  const profiled = {
-    servers: { api: { ...api, args: ["--cpu-prof", `--cpu-prof-dir=${dir}`, ...api.args] } },
-    users: plan.users,
-  };
+  const servers = { api: { ...api, args: ["--cpu-prof", `--cpu-prof-dir=${dir}`, ...api.args] } };
   let rps: number;
   {
-    await using stage = await ApiStage.open(db, outDir, profiled, []);
+    await using stage = await ApiStage.open(db, outDir, { servers, users: plan.users }, []);
     rps = (await runWrk(stage.httpLoad(get.http, durationSec), [], outDir)).rps;
   } // the server writes its profile when it exits
   const s = (await summarizeDir(dir))[0];

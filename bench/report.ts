@@ -8,13 +8,10 @@ import type { LoaderFigures } from "./loader_bench.ts";
 import type { MachineInfo } from "./machine.ts";
 import { fmtCpuSplit } from "./proc.ts";
 import { TARGETS } from "./scenarios.ts";
-import { fmt, fmtInt, fmtMs, fmtRuns, markdownTable, type RatioFigure } from "./stats.ts";
+import { fmt, fmtInt, fmtMs, fmtRuns, markdownTable as table, type RatioFigure } from "./stats.ts";
 
 /** What the sections measured. */
-export interface Figures {
-  loader?: LoaderFigures;
-  api?: ApiFigures;
-}
+export type Figures = { loader?: LoaderFigures; api?: ApiFigures };
 
 /** A whole run, as bench/.out/last_report.json keeps it for `--render-only`. */
 export interface Report extends Figures {
@@ -31,8 +28,8 @@ export interface Report extends Figures {
   findings?: string;
 }
 
-function targetsTable(f: Figures): string {
-  return markdownTable(
+const targetsTable = (f: Figures) =>
+  table(
     ["figure", "bar", "goal", "measured", "result"],
     TARGETS.map((t) => {
       const m = t.measure(f);
@@ -40,14 +37,13 @@ function targetsTable(f: Figures): string {
       return [t.figure(f), t.bar, t.goal, m?.shown ?? "n/a", result];
     }),
   );
-}
-
 const ratiosTable = (title: string, ratios: RatioFigure[]) =>
-  markdownTable([title, "value"], ratios.map((r) => [r.label, fmt(r.value)]));
+  table([title, "value"], ratios.map((r) => [r.label, fmt(r.value)]));
+const CPU_SPLIT = "CPU split while each ran (cores, mean over rounds";
 
-function loaderTables(l: LoaderFigures): string {
-  return [
-    markdownTable(
+const loaderTables = (l: LoaderFigures) =>
+  [
+    table(
       ["run", "rows/s (median)", "rows/s per round", "seconds per round"],
       l.runs.map((r) => [
         r.label,
@@ -56,10 +52,10 @@ function loaderTables(l: LoaderFigures): string {
         fmtRuns(r.runs.map((t) => t.seconds), (s) => s.toFixed(2)),
       ]),
     ),
-    "CPU split while each ran (cores, mean over rounds):",
-    markdownTable(["run", "cores"], l.runs.map((r) => [r.id, fmtCpuSplit(r.cpu)])),
+    `${CPU_SPLIT}):`,
+    table(["run", "cores"], l.runs.map((r) => [r.id, fmtCpuSplit(r.cpu)])),
     ratiosTable("ratio (median of per-round ratios)", l.ratios),
-    markdownTable(
+    table(
       ["loader peak RSS", "MiB", "seconds", "rows/s"],
       l.mem.map((
         m,
@@ -72,15 +68,12 @@ function loaderTables(l: LoaderFigures): string {
     ),
     "Peak RSS read with /usr/bin/time -v (ru_maxrss).",
   ].join("\n\n");
-}
 
-function apiTables(a: ApiFigures): string {
-  return [
-    markdownTable(
+const apiTables = (a: ApiFigures) =>
+  [
+    table(
       ["scenario", "req/s (median)", "p50", "p99", "req/s per round", "errors"],
-      a.scenarios.map((
-        s,
-      ) => [
+      a.scenarios.map((s) => [
         s.label,
         fmtInt(s.rps),
         fmtMs(s.p50),
@@ -90,40 +83,41 @@ function apiTables(a: ApiFigures): string {
       ]),
     ),
     ratiosTable("ratio of medians", a.ratios),
-    "CPU split while each ran (cores, mean over rounds; `loadgen` is wrk or pgbench, `harness` this " +
-    "script's own sampling, the others the servers by name):",
-    markdownTable(["scenario", "cores"], a.scenarios.map((s) => [s.id, fmtCpuSplit(s.cpu)])),
+    `${CPU_SPLIT}; \`loadgen\` is wrk or pgbench, \`harness\` this script's own sampling, the ` +
+    "others the servers by name):",
+    table(["scenario", "cores"], a.scenarios.map((s) => [s.id, fmtCpuSplit(s.cpu)])),
   ].join("\n\n");
-}
 
-const notesOf = (r: Figures) => [...(r.loader?.notes ?? []), ...(r.api?.notes ?? [])];
+const notesOf = (r: Figures) =>
+  [...(r.loader?.notes ?? []), ...(r.api?.notes ?? [])].map((n) => `- ${n}`).join("\n");
 
 /** The summary printed at the end of a run (Markdown tables read fine on a terminal). */
 export function printable(r: Report): string {
   const parts = ["Targets (issue 4)", targetsTable(r)];
   if (r.loader) parts.push("Loader vs \\copy", loaderTables(r.loader));
   if (r.api) parts.push("API vs its database", apiTables(r.api));
-  if (notesOf(r).length) parts.push("Notes", notesOf(r).map((n) => `- ${n}`).join("\n"));
+  if (notesOf(r)) parts.push("Notes", notesOf(r));
   return parts.join("\n\n");
 }
 
 function loaderProse(l: LoaderFigures): string {
-  const inputs = Object.entries(l.inputs).map(([name, f]) =>
-    `${name} (${fmt(f.bytes / 1e6, 0)} MB, ${fmtInt(f.multiline)} records spanning lines` +
-    (f.defective
-      ? `, ${fmtInt(f.defective)} bad rows: ${
-        Object.entries(f.defectsByKind).map(([k, v]) => `${k} ${v}`).join(", ")
-      })`
-      : ")")
-  );
+  const inputs = Object.entries(l.inputs).map(([name, f]) => {
+    const kinds = Object.entries(f.defectsByKind).map(([k, v]) => `${k} ${v}`).join(", ");
+    const bad = f.defective ? `, ${fmtInt(f.defective)} bad rows: ${kinds})` : ")";
+    return `${name} (${fmt(f.bytes / 1e6, 0)} MB, ${
+      fmtInt(f.multiline)
+    } records spanning lines${bad}`;
+  });
   return `Inputs: ${
     fmtInt(Object.values(l.inputs)[0]?.rows ?? NaN)
-  } generated rows each, 12 typed columns ` +
-    `(\`bench/generate_csv.ts\`): ${inputs.join("; ")}. Each run loads into a fresh table; the ` +
-    "`\\copy` table is created by the loader's own `CREATE TABLE` for the schema (`createStatement`, src/etl/target_table.ts), " +
-    "and the row counts are checked after every run. The loader is timed by the wall clock of its own " +
-    "process (`deno run -A cli.ts ingest ... --schema ... --quiet`), start-up included; rows/s = input " +
-    "rows ÷ seconds.";
+  } generated rows each, 12 typed ` +
+    `columns (\`bench/generate_csv.ts\`): ${
+      inputs.join("; ")
+    }. Each run loads into a fresh table; ` +
+    "the `\\copy` table is created by the loader's own `CREATE TABLE` for the schema " +
+    "(`createStatement`, src/etl/target_table.ts), and the row counts are checked after every run. " +
+    "The loader is timed by the wall clock of its own process (`deno run -A cli.ts ingest ... " +
+    "--schema ... --quiet`), start-up included; rows/s = input rows ÷ seconds.";
 }
 
 const API_PROSE =
@@ -151,9 +145,8 @@ export function markdown(r: Report): string {
       `- command: \`${r.command}\` (${r.options})`,
       ...(r.commit ? [`- measured at commit ${r.commit}`] : []),
       `- date: ${m.date}; the whole run took ${fmt(r.seconds / 60, 1)} min`,
-      `- machine: ${m.cores} cores (${m.cpuModel}), ${
-        fmt(m.memoryGiB, 1)
-      } GiB memory, ${m.os}, Linux ${m.kernel}`,
+      `- machine: ${m.cores} cores (${m.cpuModel}), ${fmt(m.memoryGiB, 1)} GiB memory, ${m.os}, ` +
+      `Linux ${m.kernel}`,
       `- Deno ${m.deno} (V8 ${m.v8}); ${m.postgres} (${m.postgresSettings}); ${m.wrk}; ${m.pgbench}`,
     ].join("\n"),
     "## Targets (issue 4)",
@@ -163,12 +156,7 @@ export function markdown(r: Report): string {
     parts.push("## Loader vs `psql \\copy`", loaderProse(r.loader), loaderTables(r.loader));
   }
   if (r.api) parts.push("## API vs its database", API_PROSE, apiTables(r.api));
-  if (notesOf(r).length) {
-    parts.push(
-      "## Notes from this run",
-      notesOf(r).map((n) => `- ${n}`).join("\n"),
-    );
-  }
+  if (notesOf(r)) parts.push("## Notes from this run", notesOf(r));
   if (r.profiles) parts.push("## Profiles from this run", r.profiles);
   if (r.findings) parts.push(r.findings.trim());
   return parts.join("\n\n") + "\n";

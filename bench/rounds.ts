@@ -8,35 +8,23 @@
  */
 import { type CpuSplit, foreignCores, waitForQuiet } from "./proc.ts";
 
-/** Options for {@linkcode measureRounds}. */
-export interface RoundsOptions<R> {
+/**
+ * Runs every id `reps` times, the order rotating `step` places a round, and returns each id's
+ * runs, tagged with their round. `before` each run (and its retry) puts the same starting state
+ * (e.g. `CHECKPOINT`), `after` each, even a failed one, undoes what it changed; failures and
+ * contended runs are noted in `notes`.
+ */
+export async function measureRounds<R extends { cpu?: CpuSplit }>(o: {
   ids: readonly string[];
   reps: number;
-  /** How many places the order rotates each round. */
   step: number;
-  /** Before each run (and its retry): the same starting state, e.g. `CHECKPOINT`. */
   before(id: string): Promise<void>;
   run(id: string, rep: number): Promise<R>;
-  /** After each run, even a failed one: undo what it changed. */
   after?(id: string): Promise<void>;
-  /** The run's figures in a log line. */
   describe(r: R): string;
   log(msg: string): void;
-  /** Where failures and contended runs are noted for the report. */
   notes: string[];
-}
-
-/**
- * Runs every id `reps` times and returns each id's runs, tagged with their round.
- *
- * @example
- * ```ts
- * const runs = await measureRounds({ ids: ["a", "b"], reps: 3, step: 1, run, describe, ... });
- * ```
- */
-export async function measureRounds<R extends { cpu?: CpuSplit }>(
-  o: RoundsOptions<R>,
-): Promise<Map<string, (R & { rep: number })[]>> {
+}): Promise<Map<string, (R & { rep: number })[]>> {
   const out = new Map(o.ids.map((id) => [id, [] as (R & { rep: number })[]]));
   const contended: string[] = [];
   for (let rep = 1; rep <= o.reps; rep++) {
@@ -46,10 +34,11 @@ export async function measureRounds<R extends { cpu?: CpuSplit }>(
         await o.before(id);
         const quiet = await waitForQuiet();
         if (quiet.waitedMs > 2500) {
+          const busy = quiet.busyCores.toFixed(2);
           o.log(
-            `  (waited ${(quiet.waitedMs / 1000).toFixed(0)} s for a quiet machine: ${
-              quiet.busyCores.toFixed(2)
-            } cores busy)`,
+            `  (waited ${
+              (quiet.waitedMs / 1000).toFixed(0)
+            } s for a quiet machine: ${busy} cores busy)`,
           );
         }
         let r: R;
@@ -64,14 +53,11 @@ export async function measureRounds<R extends { cpu?: CpuSplit }>(
           await o.after?.(id);
         }
         const foreign = foreignCores(r.cpu);
-        const busy = foreign > 0.4;
-        const again = busy && attempt === 1;
-        o.log(
-          `  round ${rep} ${id.padEnd(22)} ${o.describe(r)}` +
-            (busy
-              ? `  (other programs took ${foreign.toFixed(2)} cores${again ? "; again" : ""})`
-              : ""),
-        );
+        const [busy, again] = [foreign > 0.4, foreign > 0.4 && attempt === 1];
+        const other = `  (other programs took ${foreign.toFixed(2)} cores${
+          again ? "; again" : ""
+        })`;
+        o.log(`  round ${rep} ${id.padEnd(22)} ${o.describe(r)}${busy ? other : ""}`);
         if (again) continue;
         if (busy) contended.push(`${id} round ${rep} (${foreign.toFixed(2)} cores)`);
         out.get(id)!.push({ ...r, rep });

@@ -116,21 +116,16 @@ async function measure(o: Options): Promise<Figures & { profiles?: string }> {
   const common = { outDir: OUT, reps: o.reps, log };
   if (o.only !== "api") {
     log("== loader vs psql \\copy");
+    const opts = { ...common, rows: o.rows, memRows: o.memRows, batchSize: o.batchSize };
     figures.loader = await withDatabase(
       "bench_loader",
-      (db) =>
-        loaderBench(
-          { ...common, db, rows: o.rows, memRows: o.memRows, batchSize: o.batchSize },
-          LOADER_PLAN,
-        ),
+      (db) => loaderBench({ ...opts, db }, LOADER_PLAN),
     );
   }
   if (o.only !== "loader") {
     log("== API vs pgbench vs bare servers");
-    figures.api = await withDatabase(
-      "bench_api",
-      (db) => apiBench({ ...common, db, durationSec: o.duration, only: o.scenarios }, API_PLAN),
-    );
+    const opts = { ...common, durationSec: o.duration, only: o.scenarios };
+    figures.api = await withDatabase("bench_api", (db) => apiBench({ ...opts, db }, API_PLAN));
   }
   if (o.profile) {
     log("== profiles");

@@ -1,7 +1,6 @@
 /**
- * What `deno task bench` measures, in one place: the API's servers, users, scenarios and ratios,
- * and the targets (the loader's inputs, runs, ratios and targets are in loader_scenarios.ts).
- * bench/run.ts says how to add to each.
+ * What `deno task bench` measures of the API, in one place: its servers, users, scenarios, ratios
+ * and targets (the loader's are in loader_scenarios.ts). bench/run.ts says how to add to each.
  *
  * @module
  */
@@ -17,15 +16,12 @@ import {
 } from "./api_bench.ts";
 import { pgbenchScript } from "./load_gen.ts";
 import { LOADER_TARGETS } from "./loader_scenarios.ts";
-import { fmt, fmtMs } from "./stats.ts";
-import { atLeast, ratioOf, type Target } from "./targets.ts";
+import { fmtMs, judge, ratios, ratioTarget, type Target } from "./stats.ts";
 
 export { LOADER_PLAN } from "./loader_scenarios.ts";
-export type { Target } from "./targets.ts";
 
 /** The body `POST /tasks` sends, and pgbench's INSERT (recorded from `insertTask` with it). */
 const POST_BODY = { title: "Benchmark task", description: "Created by the benchmark" };
-const LOGIN_BODY = { username: usernameOf("login"), password: PASSWORD };
 /** No rate limits or lockouts: the load is the point. */
 // The POST round inserts far more than a user's default 10,000 tasks: a limit that high still runs
 // the quota check on every insert, without answering 403.
@@ -34,6 +30,9 @@ const API_ENV = {
   AUTH_REQUESTS_PER_MINUTE: "0",
   MAX_TASKS_PER_USER: "1000000000",
 };
+const GET = "/tasks?page=1&per_page=10";
+/** `cli.ts serve` with {@linkcode API_ENV} and `env`. */
+const serve = (env = {}) => ({ args: ["cli.ts", "serve"], env: () => ({ ...API_ENV, ...env }) });
 /** A two-statement page: not what the API runs, kept to compare with its one statement. */
 const SPLIT_PAGE = (uid: number) =>
   pgbenchScript([
@@ -45,26 +44,32 @@ const SPLIT_PAGE = (uid: number) =>
     { sql: "SELECT count(*)::int AS total FROM tasks WHERE user_id = $1", params: [uid] },
   ]);
 
-const PROTOCOL_LABELS = {
-  extended: "extended",
-  simple: "simple protocol",
-  prepared: "prepared (the API's protocol)",
-};
-
 const wrk = (id: string, label: string, http: HttpTarget, secondary = false): ApiScenario => ({
   id,
   label,
   http,
   secondary,
 });
+const PROTOCOLS = { extended: "extended", simple: "simple protocol", prepared: "" } as const;
 /** pgbench of one script in the three protocols; `prepared` is the API's (named statements). */
 const pgbench = (what: string, label: string, script: (c: ApiContext) => Promise<string>) =>
   (["extended", "simple", "prepared"] as const).map((protocol): ApiScenario => ({
     id: `pgbench_${what}_${protocol}`,
-    label: `${label}, ${PROTOCOL_LABELS[protocol]}`,
+    label: `${label}, ${PROTOCOLS[protocol] || "prepared (the API's protocol)"}`,
     secondary: protocol !== "prepared",
     pgbench: { protocol, script },
   }));
+/** `API <what> ÷ pgbench <protocol>` for each protocol, as lines of a {@linkcode ratios} table. */
+const vsPgbench = (what: string, of: string, to: string) =>
+  ["prepared", "extended", "simple"].map((p) =>
+    `${of} ${to}_${p} API ${what} ÷ pgbench ${p}${p === "prepared" ? " (the API's protocol)" : ""}`
+  ).join("\n");
+/** wrk scenarios from a table, a scenario a line: `id server user path label` (user `-`: none). */
+const table = (text: string) =>
+  text.trim().split("\n").map((line) => {
+    const [id, server, user, path, ...label] = line.trim().split(/\s+/);
+    return wrk(id, label.join(" "), { server, path, ...(user === "-" ? {} : { user }) });
+  });
 
 /**
  * Lists that cost the same at 10,000 tasks as at 100 (issue 10): the plain first page, the last
@@ -80,47 +85,23 @@ const LIST_PAGES = {
     "/tasks?status=completed&sort=-created_at&q=7&per_page=10",
   ],
 } as const;
-const LIST_SCENARIOS: ApiScenario[] = [
-  ...(["list100", "list10k"] as const).flatMap((user) =>
-    Object.entries(LIST_PAGES).map(([page, [label, path]]) =>
-      wrk(
-        `${user}_${page}`,
-        `API ${label}, ${user === "list100" ? "100" : "10,000"} tasks`,
-        { server: "api", path, user },
-      )
-    )
-  ),
-  wrk("list10k_offset_last", "API last page by `page=1000` (OFFSET 9990), 10,000 tasks", {
-    server: "api",
-    path: "/tasks?per_page=10&page=1000",
-    user: "list10k",
-  }, true),
-];
-const LIST_RATIOS = [
-  ...(["list100", "list10k"] as const).flatMap((user) =>
-    Object.keys(LIST_PAGES).filter((page) => `${user}_${page}` !== "list100_plain").map((page) => ({
-      label: `list: ${page}, ${user === "list100" ? "100" : "10,000"} tasks ÷ plain, 100 tasks`,
-      of: `${user}_${page}`,
-      to: "list100_plain",
-    }))
-  ),
-  {
-    label: "list: page=1000 by OFFSET ÷ plain, 100 tasks",
-    of: "list10k_offset_last",
-    to: "list100_plain",
-  },
-];
+const LIST_USERS = { list100: "100", list10k: "10,000" } as const;
+const LIST_IDS = Object.keys(LIST_USERS).flatMap((u) =>
+  Object.keys(LIST_PAGES).map((p) => [u, p] as [keyof typeof LIST_USERS, keyof typeof LIST_PAGES])
+);
+const LIST_RATIOS = ratios(
+  LIST_IDS.slice(1).map(([u, p]) =>
+    `${u}_${p} list100_plain list: ${p}, ${LIST_USERS[u]} tasks ÷ plain, 100 tasks`
+  ).join("\n") + "\nlist10k_offset_last list100_plain list: page=1000 by OFFSET ÷ plain, 100 tasks",
+);
 
 export const API_PLAN: ApiPlan = {
   servers: {
-    api: { args: ["cli.ts", "serve"], env: () => API_ENV },
-    api_workers2: { args: ["cli.ts", "serve"], env: () => ({ ...API_ENV, WORKERS: "2" }) },
+    api: serve(),
+    api_workers2: serve({ WORKERS: "2" }),
     // DATABASE_POOLER=transaction straight to PostgreSQL: unnamed statements, and nothing else.
-    api_unnamed: {
-      args: ["cli.ts", "serve"],
-      env: () => ({ ...API_ENV, DATABASE_POOLER: "transaction" }),
-    },
-    api_pgbouncer: { args: ["cli.ts", "serve"], env: () => API_ENV, pooler: true },
+    api_unnamed: serve({ DATABASE_POOLER: "transaction" }),
+    api_pgbouncer: { ...serve(), pooler: true },
     bare: { args: ["bench/bare_server.ts"] },
     bare_pg: {
       args: ["bench/bare_server.ts"],
@@ -135,35 +116,24 @@ export const API_PLAN: ApiPlan = {
     list10k: { tasks: 10_000 },
   },
   scenarios: [
-    ...LIST_SCENARIOS,
-    wrk("api_get", "API `GET /tasks?page=1&per_page=10` (1,000 tasks)", {
+    ...LIST_IDS.map(([user, page]) =>
+      wrk(`${user}_${page}`, `API ${LIST_PAGES[page][0]}, ${LIST_USERS[user]} tasks`, {
+        server: "api",
+        path: LIST_PAGES[page][1],
+        user,
+      })
+    ),
+    wrk("list10k_offset_last", "API last page by `page=1000` (OFFSET 9990), 10,000 tasks", {
       server: "api",
-      path: "/tasks?page=1&per_page=10",
-      user: "get",
-    }),
-    wrk("api_get_workers2", "API `GET /tasks`, `WORKERS=2` (two isolates on one port)", {
-      server: "api_workers2",
-      path: "/tasks?page=1&per_page=10",
-      user: "get",
-    }),
-    wrk(
-      "api_get_unnamed",
-      "API `GET /tasks`, unnamed statements (`DATABASE_POOLER=transaction`, direct)",
-      {
-        server: "api_unnamed",
-        path: "/tasks?page=1&per_page=10",
-        user: "get",
-      },
-    ),
-    wrk(
-      "api_get_pgbouncer",
-      "API `GET /tasks` through PgBouncer (transaction mode, unnamed statements)",
-      {
-        server: "api_pgbouncer",
-        path: "/tasks?page=1&per_page=10",
-        user: "get",
-      },
-    ),
+      path: "/tasks?per_page=10&page=1000",
+      user: "list10k",
+    }, true),
+    ...table(`
+      api_get           api           get  ${GET}  API \`GET ${GET}\` (1,000 tasks)
+      api_get_workers2  api_workers2  get  ${GET}  API \`GET /tasks\`, \`WORKERS=2\` (two isolates on one port)
+      api_get_unnamed   api_unnamed   get  ${GET}  API \`GET /tasks\`, unnamed statements (\`DATABASE_POOLER=transaction\`, direct)
+      api_get_pgbouncer api_pgbouncer get  ${GET}  API \`GET /tasks\` through PgBouncer (transaction mode, unnamed statements)
+    `),
     ...pgbench(
       "get",
       "pgbench, same SQL",
@@ -175,14 +145,10 @@ export const API_PLAN: ApiPlan = {
       secondary: true,
       pgbench: { protocol: "extended", script: (c) => SPLIT_PAGE(c.users.get.id) },
     },
-    wrk("bare_pg_get", "bare Deno.serve + node-postgres, same SQL (no framework, no auth)", {
-      server: "bare_pg",
-      path: "/tasks",
-    }),
-    wrk("bare_get", "bare Deno.serve + Hono route (no auth, no DB)", {
-      server: "bare",
-      path: "/tasks",
-    }),
+    ...table(`
+      bare_pg_get bare_pg -  /tasks  bare Deno.serve + node-postgres, same SQL (no framework, no auth)
+      bare_get    bare    -  /tasks  bare Deno.serve + Hono route (no auth, no DB)
+    `),
     wrk("api_post", "API `POST /tasks`", {
       server: "api",
       path: "/tasks",
@@ -199,83 +165,49 @@ export const API_PLAN: ApiPlan = {
       server: "api",
       path: "/login",
       method: "POST",
-      body: JSON.stringify(LOGIN_BODY),
+      body: JSON.stringify({ username: usernameOf("login"), password: PASSWORD }),
       timeoutSec: 30,
     }, true),
   ],
   ratios: [
     ...LIST_RATIOS,
-    { label: "API GET, WORKERS=2 ÷ WORKERS=1", of: "api_get_workers2", to: "api_get" },
-    { label: "API GET, unnamed ÷ named statements (direct)", of: "api_get_unnamed", to: "api_get" },
-    {
-      label: "API GET through PgBouncer ÷ direct, both unnamed (the pooler's hop)",
-      of: "api_get_pgbouncer",
-      to: "api_get_unnamed",
-    },
-    {
-      label: "API GET through PgBouncer ÷ direct with named statements (the whole cost)",
-      of: "api_get_pgbouncer",
-      to: "api_get",
-    },
-    ...["prepared", "extended", "simple"].map((p) => ({
-      label: `API GET ÷ pgbench ${p}${p === "prepared" ? " (the API's protocol)" : ""}`,
-      of: "api_get",
-      to: `pgbench_get_${p}`,
-    })),
-    {
-      label: "API GET ÷ bare Deno + node-postgres server (the app's own cost)",
-      of: "api_get",
-      to: "bare_pg_get",
-    },
-    {
-      label: "bare Deno + node-postgres ÷ pgbench prepared (the driver's and Deno's cost)",
-      of: "bare_pg_get",
-      to: "pgbench_get_prepared",
-    },
-    { label: "API GET ÷ bare Hono route", of: "api_get", to: "bare_get" },
-    ...["prepared", "extended", "simple"].map((p) => ({
-      label: `API POST ÷ pgbench ${p}${p === "prepared" ? " (the API's protocol)" : ""}`,
-      of: "api_post",
-      to: `pgbench_post_${p}`,
-    })),
+    ...ratios(`
+      api_get_workers2  api_get              API GET, WORKERS=2 ÷ WORKERS=1
+      api_get_unnamed   api_get              API GET, unnamed ÷ named statements (direct)
+      api_get_pgbouncer api_get_unnamed      API GET through PgBouncer ÷ direct, both unnamed (the pooler's hop)
+      api_get_pgbouncer api_get              API GET through PgBouncer ÷ direct with named statements (the whole cost)
+      ${vsPgbench("GET", "api_get", "pgbench_get")}
+      api_get           bare_pg_get          API GET ÷ bare Deno + node-postgres server (the app's own cost)
+      bare_pg_get       pgbench_get_prepared bare Deno + node-postgres ÷ pgbench prepared (the driver's and Deno's cost)
+      api_get           bare_get             API GET ÷ bare Hono route
+      ${vsPgbench("POST", "api_post", "pgbench_post")}
+    `),
   ],
 };
 
-/** Issue 10's goal: every list page ≥ 0.8 × the plain page of the user with 100 tasks. */
-const LIST_TARGETS: Target[] = LIST_RATIOS.filter((r) => r.of !== "list10k_offset_last").map((
-  r,
-) => ({
-  figure: () => r.label,
-  bar: "—",
-  goal: "≥ 0.8",
-  measure: (f) => {
-    const v = ratioOf(f.api?.ratios, r.of, r.to);
-    return v === undefined || !Number.isFinite(v)
-      ? undefined
-      : { shown: fmt(v), bar: true, goal: v >= 0.8 };
-  },
-}));
-
-/** The targets of issue 4. */
+/** Every target: the loader's, issue 4's API ones and issue 10's list pages (each ≥ 0.8). */
 export const TARGETS: Target[] = [
   ...LOADER_TARGETS,
-  {
-    figure: () =>
-      "`GET /tasks` requests/s ÷ pgbench of its own SQL (prepared, the driver's protocol, 16 clients)",
-    bar: "≥ 0.3",
-    goal: "≥ 0.5",
-    measure: (f) => atLeast(ratioOf(f.api?.ratios, "api_get", "pgbench_get_prepared"), 0.3, 0.5),
-  },
+  ratioTarget(
+    "api",
+    "`GET /tasks` requests/s ÷ pgbench of its own SQL (prepared, the driver's protocol, 16 clients)",
+    ["api_get", "pgbench_get_prepared"],
+    0.3,
+    0.5,
+  ),
   {
     figure: () => "`GET /tasks` p99 at 32 connections",
     bar: "≤ 50 ms",
     goal: "≤ 10 ms",
-    measure: (f) => {
-      const p99 = f.api?.scenarios.find((s) => s.id === "api_get")?.p99;
-      return p99 === undefined || !Number.isFinite(p99)
-        ? undefined
-        : { shown: fmtMs(p99), bar: p99 <= 50, goal: p99 <= 10 };
-    },
+    measure: (f) =>
+      judge(
+        f.api?.scenarios.find((s) => s.id === "api_get")?.p99,
+        (v) => v <= 50,
+        (v) => v <= 10,
+        fmtMs,
+      ),
   },
-  ...LIST_TARGETS,
+  ...LIST_RATIOS.filter((r) => r.of !== "list10k_offset_last").map((r) =>
+    ratioTarget("api", r.label, [r.of, r.to], undefined, 0.8)
+  ),
 ];
