@@ -18,9 +18,9 @@ import {
   type Statement,
 } from "./load_gen.ts";
 import { databaseUrl, pgEnv, POSTGRES_AUX, psql } from "./pg.ts";
-import { type CpuRole, type CpuSplit, meanSplit, registerUndo, sleep } from "./proc.ts";
+import { type CpuRole, meanSplit, registerUndo, sleep } from "./proc.ts";
 import { measureRounds } from "./rounds.ts";
-import { median, type Ratio, ratio, type RatioFigure } from "./stats.ts";
+import { median, type Ratio, ratio } from "./stats.ts";
 
 /**
  * What a scenario can refer to once the stage is set: the seeded users, and `sqlOf(fn)`, the
@@ -80,20 +80,8 @@ export interface ApiBenchOptions {
   log(msg: string): void;
 }
 
-/** A scenario's figures over its rounds: medians, and the mean CPU split. */
-export interface ScenarioFigures {
-  id: string;
-  label: string;
-  runs: (LoadResult & { rep: number })[];
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  cpu: CpuSplit | undefined;
-}
-
-/** What {@linkcode apiBench} measured. */
-export type ApiFigures = { scenarios: ScenarioFigures[]; ratios: RatioFigure[]; notes: string[] };
+/** What {@linkcode apiBench} measured: each scenario's rounds, medians and mean CPU split. */
+export type ApiFigures = Awaited<ReturnType<typeof apiBench>>;
 
 /** The password of every seeded user. */
 export const PASSWORD = "bench-password-123";
@@ -325,7 +313,7 @@ async function choose(o: ApiBenchOptions, plan: ApiPlan, skipped: string[]) {
  * const figures = await apiBench({ db, outDir, reps: 3, durationSec: 10, log }, API_PLAN);
  * ```
  */
-export async function apiBench(o: ApiBenchOptions, plan: ApiPlan): Promise<ApiFigures> {
+export async function apiBench(o: ApiBenchOptions, plan: ApiPlan) {
   const skipped: string[] = [];
   const chosen = await choose(o, plan, skipped);
   const names = [...new Set(["api", ...chosen.flatMap((s) => "http" in s ? [s.http.server] : [])])];
@@ -361,7 +349,7 @@ export async function apiBench(o: ApiBenchOptions, plan: ApiPlan): Promise<ApiFi
     log: o.log,
     notes: stage.notes,
   });
-  const scenarios = chosen.map((s): ScenarioFigures => {
+  const scenarios = chosen.map((s) => {
     const rs = runs.get(s.id)!;
     const sum = (f: (r: LoadResult) => number) => rs.reduce((a, r) => a + f(r), 0);
     const med = (f: (r: LoadResult) => number) => median(rs.map(f));

@@ -14,7 +14,7 @@ import { generateCsv, type GenerateResult, schemaFor } from "./generate_csv.ts";
 import { databaseUrl, pgEnv, POSTGRES_AUX, psql } from "./pg.ts";
 import { type CpuSplit, meanSplit, run, runMeasured, sampled } from "./proc.ts";
 import { measureRounds } from "./rounds.ts";
-import { median, type Ratio, type RatioFigure } from "./stats.ts";
+import { median, type Ratio } from "./stats.ts";
 
 /** A generated input file: its share of defective rows, its seed, and gzip-compressed or not. */
 export type InputSpec = { defectRate: number; seed: number; gzip?: boolean };
@@ -58,13 +58,7 @@ export interface LoadTiming {
 }
 
 /** What {@linkcode loaderBench} measured: each run's rounds, medians and mean CPU split. */
-export interface LoaderFigures {
-  inputs: Record<string, GenerateResult>;
-  runs: { id: string; label: string; runs: LoadTiming[]; rowsPerSec: number; cpu?: CpuSplit }[];
-  ratios: RatioFigure[];
-  mem: { rows: number; peakRssMiB: number; seconds: number; rowsPerSec: number }[];
-  notes: string[];
-}
+export type LoaderFigures = Awaited<ReturnType<typeof loaderBench>>;
 
 /** A generated file (gzip-compressed when asked), made again only when it is not there. */
 export async function cachedCsv(outDir: string, rows: number, spec: InputSpec) {
@@ -169,7 +163,7 @@ function section(o: LoaderBenchOptions, notes: string[]) {
  * const figures = await loaderBench({ db, outDir, rows: 1e6, memRows: [2e5, 2e6], reps: 3, log }, LOADER_PLAN);
  * ```
  */
-export async function loaderBench(o: LoaderBenchOptions, plan: LoaderPlan): Promise<LoaderFigures> {
+export async function loaderBench(o: LoaderBenchOptions, plan: LoaderPlan) {
   const notes: string[] = [];
   const { loader, check, timed } = section(o, notes);
   const inputs: Record<string, GenerateResult> = {};
@@ -208,7 +202,7 @@ export async function loaderBench(o: LoaderBenchOptions, plan: LoaderPlan): Prom
       timings.get(to)!.filter((y) => y.rep === x.rep).map((y) => x.rowsPerSec / y.rowsPerSec)
     );
   const ratios = plan.ratios.map((x) => ({ ...x, value: median(perRound(x.of, x.to)) }));
-  const mem: LoaderFigures["mem"] = [];
+  const mem = [];
   for (const rows of o.memRows) {
     const file = await cachedCsv(o.outDir, rows, { defectRate: 0, seed: 45 });
     await psql(o.db, "CHECKPOINT");

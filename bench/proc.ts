@@ -6,14 +6,6 @@
  * @module
  */
 
-/** What {@linkcode run} returns. */
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  seconds: number;
-}
-
 /** Runs a command to completion and captures its output; never throws on a non-zero exit. */
 export async function run(cmd: string, args: string[], env?: Record<string, string>) {
   const started = performance.now();
@@ -62,7 +54,7 @@ export async function runMeasured(
   args: string[],
   outDir: string,
   env?: Record<string, string>,
-): Promise<RunResult & { peakRssMiB: number; cpuSeconds: number }> {
+) {
   const timeFile = `${outDir}/time_${crypto.randomUUID()}.txt`;
   const r = await run("/usr/bin/time", ["-v", "-o", timeFile, cmd, ...args], env);
   const text = await Deno.readTextFile(timeFile).catch(() => "");

@@ -12,18 +12,20 @@
  * To add a figure, edit bench/scenarios.ts only (the loader's: bench/loader_scenarios.ts):
  *
  * - An API scenario is one entry of `API_PLAN.scenarios`: `http` (wrk on a server of
- *   `API_PLAN.servers`, a path, the user whose token it sends, a method and body) or `pgbench` (a
- *   script; `c.sqlOf((q) => someQuery(q, ...))` records exactly what a src/db function sends). A
- *   server with its own environment (`WORKERS: "2"`), behind a PgBouncer the bench starts
+ *   `API_PLAN.servers`, a path, the user whose token it sends, a method and body; a plain GET is
+ *   one line `id server user path label` of a `table`) or `pgbench` (a script;
+ *   `c.sqlOf((q) => someQuery(q, ...))` records exactly what a src/db function sends). A server
+ *   with its own environment (`serve({ WORKERS: "2" })`), behind a PgBouncer the bench starts
  *   (`pooler: true`) or with other code (`cwd`: a worktree of an earlier commit) is one more entry
- *   of `servers`; a user with N tasks one more of `users`; a comparison one line of `ratios`.
+ *   of `servers`; a user with N tasks one more of `users`; a comparison one line `of to label` of
+ *   `ratios`.
  * - A loader comparison is one entry of `LOADER_PLAN.runs` (the loader with extra `args`, or
- *   `\copy`, on one of `inputs`), a new input one entry of `inputs`, a comparison one line of
- *   `ratios`; a run that needs the table in some state first gives `prepare` (it then loads
- *   without `--replace`). An input may be `gzip`ped (the same rows, compressed). `--mem-rows`
- *   takes any sizes; the memory targets compare the largest with the smallest and with the one
- *   before it.
- * - A bar or goal is one entry of `TARGETS`.
+ *   `\copy` with `copy: true`, on one of `inputs`), a new input one entry of `inputs`, a
+ *   comparison one line of `ratios`; a run that needs the table in some state first gives
+ *   `prepare` (it then loads without `--replace`). An input may be `gzip`ped (the same rows,
+ *   compressed). `--mem-rows` takes any sizes; the memory targets compare the largest with the
+ *   smallest and with the one before it.
+ * - A bar or goal is one entry of `TARGETS` (`ratioTarget` for a ratio's).
  *
  * @module
  */
