@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { convertValue } from "../src/etl/convert.ts";
 import { compileFormat, FormatError } from "../src/etl/date_format.ts";
-import { inferColumn, inferSchema, inferType } from "../src/etl/infer.ts";
+import { inferColumn, inferFile, inferSchema, inferType } from "../src/etl/infer.ts";
 import { ingest } from "../src/etl/ingest.ts";
 import { parseSchema, resolveColumns, type Schema } from "../src/etl/schema.ts";
 import { RowTransformer } from "../src/etl/transform.ts";
@@ -260,6 +260,41 @@ Deno.test("infer: a format when exactly one fits; a day over 12 decides; else te
   ]);
   assert.equal(notes.length, 1);
   assert.match(notes[0], /^column "when" \("When"\): every value fits DD\/MM\/YYYY and MM\/DD/);
+});
+
+Deno.test("infer: a file's sample typed on its bytes (as ingest does) gives what its strings give", async () => {
+  // Values near every rule's edge: spaces trim() removes (and ones it keeps), null tokens with
+  // spaces around them, leading zeros, exponents, booleans in any case, dates with and without a
+  // format, offsets, non-ASCII text.
+  const pool = [
+    ...["", " ", "NA", " NA ", "null", "-", "\u3000NA\u00a0", "N/A", "None"],
+    ...["0", "1", "007", "-0", "+5", "12", "2147483648", "9223372036854775808", "1e5", "1.5E-3"],
+    ...[".5", "5.", "00.5", "TRUE", "yes", "No", "t", "F", "Y", "maybe", "ÿes", "\u212Aey"],
+    ...["2023-01-05", "2023-02-30", " 2023-01-05\t", "2023-01-05T10:00", "2023-01-05 10:00Z"],
+    ...["2023-01-05T10:00:00+02:00", "05/01/2023", "13/01/2023", "May 5, 2023", "Jan 1 2000"],
+    ...["05-JAN-2023", "31.12.2023", "13/01/2023 14:30", "2023-01-05 1:05 PM", "Ma\u00ffy 5"],
+    ...["café", "x\u2028", "\u00a012\u00a0", "\u2000 7", "1\u3000", "\ufeff3"],
+  ];
+  const value = fc.constantFrom(...pool);
+  const quote = (v: string) => `"${v.replaceAll('"', '""')}"`;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.array(value, { minLength: 3, maxLength: 3 }), { minLength: 1, maxLength: 12 }),
+      async (rows) => {
+        const dir = await tempDir();
+        try {
+          const header = ["a", "b", "c"];
+          const path = `${dir.path}/s.csv`;
+          const lines = [header, ...rows].map((r) => r.map(quote).join(","));
+          await Deno.writeTextFile(path, lines.join("\n") + "\n");
+          assert.deepEqual(await inferFile({ file: path }), inferSchema({ header, sample: rows }));
+        } finally {
+          await dir.remove();
+        }
+      },
+    ),
+    { numRuns: 150 },
+  );
 });
 
 Deno.test("transform: a formatted column writes ISO text and names its format when it rejects", () => {

@@ -62,7 +62,7 @@ const HAS_OFFSET: Invalid = { kind: "a timestamp with an offset" };
 // --- numbers ---------------------------------------------------------------------------------
 
 /** Whether the digits after an optional sign start with a 0 followed by another digit. */
-function leadingZero(b: Uint8Array, s: number, e: number): boolean {
+export function leadingZero(b: Uint8Array, s: number, e: number): boolean {
   const c = b[s];
   const i = c === 43 || c === 45 ? s + 1 : s;
   return i + 1 < e && b[i] === 48 && b[i + 1] >= 48 && b[i + 1] <= 57;
@@ -99,7 +99,7 @@ function exceeds(b: Uint8Array, i: number, e: number, limit: Uint8Array): boolea
  * Checks decimal notation, `[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?`: returns the offset of the
  * exponent marker (or `e` when there is none), -1 when the text is not a decimal number.
  */
-function decimalShape(b: Uint8Array, s: number, e: number): number {
+export function decimalShape(b: Uint8Array, s: number, e: number): number {
   let i = s;
   if (i < e && (b[i] === 43 || b[i] === 45)) i++;
   const d0 = i;

@@ -206,6 +206,15 @@ export class CsvSource implements Disposable {
   }
 
   /**
+   * {@linkcode sample} as the parser's records (the kept copies: read them, do not change them),
+   * for inference on the values' bytes without a string per value.
+   */
+  async sampleRecords(n: number): Promise<readonly CsvRecord[]> {
+    while (this.#early.length < n && await this.#readAhead());
+    return this.#early.slice(0, n).map((r) => r.record);
+  }
+
+  /**
    * Reads the records that start at the given lines again, in a second pass over the input:
    * the rows the database refused, for the rejects file. Rare, so a second pass beats holding
    * every row's text until its batch commits.

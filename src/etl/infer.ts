@@ -15,12 +15,12 @@
  *
  * @module
  */
-import { accepts, converterFor, timestampOffset } from "./convert.ts";
 import { CsvSource } from "./csv_source.ts";
+import type { CsvRecord } from "./csv_record.ts";
 import { UsageError } from "../errors.ts";
-import { compileFormat, type DateFormat } from "./date_format.ts";
-import { matchFormat } from "./date_match.ts";
-import { nullCheckFor } from "./transform.ts";
+import { ColumnValues, fittingFormats, typeOf } from "./infer_values.ts";
+import { nullBytesCheckFor, nullCheckFor } from "./transform.ts";
+import { trimEnd, trimStart } from "./trim.ts";
 import {
   type ColumnSpec,
   type ColumnType,
@@ -58,58 +58,6 @@ export function columnNames(header: readonly string[]): string[] {
   });
 }
 
-const INT_PLAIN = /^[+-]?(?:0|[1-9]\d*)$/;
-const DECIMAL_PLAIN = /^[+-]?(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
-const INTEGER = converterFor("integer");
-const BIGINT = converterFor("bigint");
-const DATE = converterFor("date");
-const BOOLEAN_WORDS = new Set(["true", "false", "t", "f", "yes", "no", "y", "n"]);
-
-/** Date formats inference tries: each has separators, so ids and other numbers never fit. */
-const DATE_FORMATS = [
-  "DD/MM/YYYY",
-  "MM/DD/YYYY",
-  "YYYY/MM/DD",
-  "DD-MM-YYYY",
-  "MM-DD-YYYY",
-  "DD.MM.YYYY",
-  "YYYY.MM.DD",
-  "DD/MM/YY",
-  "MM/DD/YY",
-  "DD.MM.YY",
-  "DD-Mon-YYYY",
-  "DD-Mon-YY",
-  "DD Mon YYYY",
-  "Mon DD, YYYY",
-  "Mon DD YYYY",
-  "DD Month YYYY",
-  "Month DD, YYYY",
-  "Month DD YYYY",
-];
-/** Times that may follow a date (after one space); ISO 8601 timestamps need none of these. */
-const TIME_FORMATS = ["HH24:MI", "HH24:MI:SS", "HH24:MI:SS.FF", "HH12:MI AM", "HH12:MI:SS AM"];
-
-interface Candidate {
-  type: "date" | "timestamp";
-  format: DateFormat;
-}
-
-/** Every candidate: the date formats alone, and with each time (ISO dates with times too). */
-let candidates: Candidate[] | undefined;
-
-/** The candidates, compiled on first use: a load with a schema never needs them. */
-function allCandidates(): Candidate[] {
-  return candidates ??= [
-    ...DATE_FORMATS.map((f) => ({ type: "date" as const, format: compileFormat(f, "date") })),
-    ...["YYYY-MM-DD", ...DATE_FORMATS].flatMap((d) =>
-      TIME_FORMATS.map((t) => ({
-        type: "timestamp" as const,
-        format: compileFormat(`${d} ${t}`, "timestamp"),
-      }))
-    ),
-  ];
-}
-
 /** What inference makes of one column. */
 export interface InferredColumn {
   type: ColumnType;
@@ -119,36 +67,17 @@ export interface InferredColumn {
   note?: string;
 }
 
-const encoder = new TextEncoder();
-let bytes = new Uint8Array(256);
-
-/**
- * The candidate formats every value fits. When a format and the same with `Month` for `Mon`
- * both fit (every month was May), the abbreviated one stays.
- */
-function fittingFormats(values: readonly string[]): Candidate[] {
-  let alive = allCandidates();
-  for (const v of values) {
-    // Every candidate starts with a digit or a month name, and is at least 6 characters.
-    if (v.length < 6) return [];
-    if (v.length * 3 > bytes.length) bytes = new Uint8Array(v.length * 3);
-    const n = encoder.encodeInto(v, bytes).written;
-    alive = alive.filter((c) => matchFormat(c.format, bytes, 0, n) === 1);
-    if (alive.length === 0) return [];
-  }
-  const patterns = new Set(alive.map((c) => c.format.pattern));
-  return alive.filter((c) =>
-    !patterns.has(c.format.pattern.replace("Month", "Mon")) ||
-    !c.format.pattern.includes("Month")
-  );
-}
-
 /**
  * Infers one column from its non-missing sample values (already trimmed): its type, a date
  * format, or a note saying why values that look like dates stayed text.
  */
 export function inferColumn(values: readonly string[]): InferredColumn {
-  const type = inferType(values);
+  return inferValues(ColumnValues.of(values));
+}
+
+/** {@linkcode inferColumn} of values as bytes. */
+function inferValues(values: ColumnValues): InferredColumn {
+  const type = typeOf(values);
   if (type !== "text" || values.length === 0) return { type };
   const fits = fittingFormats(values);
   if (fits.length === 1) return { type: fits[0].type, format: fits[0].format.pattern };
@@ -166,42 +95,10 @@ export function inferColumn(values: readonly string[]): InferredColumn {
 
 /** Infers one column's type from its non-missing sample values (already trimmed). */
 export function inferType(values: readonly string[]): ColumnType {
-  if (values.length === 0) return "text";
-  let bool = true, boolWord = false;
-  let int = true, decimal = true, exponent = false;
-  let int4 = true, int8 = true;
-  let date = true, ts = true, tsOffset = false;
-  for (const v of values) {
-    if (bool) {
-      const lower = v.length <= 5 ? v.toLowerCase() : "";
-      if (BOOLEAN_WORDS.has(lower)) boolWord = true;
-      else if (v !== "0" && v !== "1") bool = false;
-    }
-    if (int && !INT_PLAIN.test(v)) int = false;
-    if (int) {
-      if (int4 && !accepts(INTEGER, v)) int4 = false;
-      if (int8 && !accepts(BIGINT, v)) int8 = false;
-    }
-    if (decimal) {
-      if (!DECIMAL_PLAIN.test(v)) decimal = false;
-      else if (/[eE]/.test(v)) exponent = true;
-    }
-    if (date && (v.length !== 10 || !accepts(DATE, v))) date = false;
-    if (ts) {
-      const offset = timestampOffset(v);
-      if (offset === undefined) ts = false;
-      else if (offset) tsOffset = true;
-    }
-    if (!bool && !int && !decimal && !date && !ts) return "text";
-  }
-  if (bool && boolWord) return "boolean";
-  if (int) return int4 ? "integer" : int8 ? "bigint" : "numeric";
-  if (decimal) return exponent ? "double" : "numeric";
-  if (date) return "date";
-  // A column where some values carry an offset is timestamptz; the others are UTC by contract.
-  if (ts) return tsOffset ? "timestamptz" : "timestamp";
-  return "text";
+  return typeOf(ColumnValues.of(values));
 }
+
+const encoder = new TextEncoder();
 
 /** Options for {@linkcode inferSchema}. */
 export interface InferOptions {
@@ -227,18 +124,52 @@ export interface InferOptions {
 export function inferSchema(options: InferOptions): Schema {
   const { header, sample } = options;
   const isNull = nullCheckFor(options.nullTokens ?? DEFAULT_NULL_TOKENS);
+  const columns = header.map(() => new ColumnValues());
+  for (const rec of sample) {
+    if (rec.length !== header.length) continue;
+    rec.forEach((v, i) => {
+      const t = v.trim();
+      if (isNull(t)) return;
+      const b = encoder.encode(t);
+      columns[i].add(b, 0, b.length);
+    });
+  }
+  return schemaOf(header, columns, options);
+}
+
+/**
+ * {@linkcode inferSchema} of records as the parser gives them: their values are trimmed, tested
+ * for null tokens and typed on their bytes, the way the loader reads them (see `trim.ts`).
+ */
+function inferRecords(
+  header: readonly string[],
+  sample: readonly CsvRecord[],
+  options: Omit<InferOptions, "header" | "sample">,
+): Schema {
+  const isNull = nullBytesCheckFor(options.nullTokens ?? DEFAULT_NULL_TOKENS);
+  const columns = header.map(() => new ColumnValues());
+  for (const rec of sample) {
+    if (rec.count !== header.length) continue;
+    const b = rec.bytes;
+    for (let i = 0; i < rec.count; i++) {
+      const s = trimStart(b, rec.starts[i], rec.ends[i]);
+      const e = trimEnd(b, s, rec.ends[i]);
+      if (!isNull(b, s, e)) columns[i].add(b, s, e);
+    }
+  }
+  return schemaOf(header, columns, options);
+}
+
+function schemaOf(
+  header: readonly string[],
+  values: readonly ColumnValues[],
+  options: Omit<InferOptions, "header" | "sample">,
+): Schema {
   const names = columnNames(header);
   const counts = new Map<string, number>();
   for (const h of header) counts.set(h, (counts.get(h) ?? 0) + 1);
   const columns: ColumnSpec[] = header.map((h, i) => {
-    const values: string[] = [];
-    for (const rec of sample) {
-      if (rec.length !== header.length) continue;
-      const v = rec[i];
-      const t = v.trim();
-      if (!isNull(t)) values.push(t);
-    }
-    const inferred = inferColumn(values);
+    const inferred = inferValues(values[i]);
     const col: ColumnSpec = { name: names[i], source: h, type: inferred.type };
     if (inferred.format !== undefined) col.format = inferred.format;
     if (inferred.note !== undefined) {
@@ -321,9 +252,7 @@ export async function inferSource(
   const limit = sampleSize(options.sample);
   const table = options.table ?? DEFAULT_TABLE;
   quoteTable(table);
-  return inferSchema({
-    header: source.header,
-    sample: await source.sample(limit),
+  return inferRecords(source.header, await source.sampleRecords(limit), {
     table,
     onNote: options.onNote,
   });
