@@ -105,6 +105,8 @@ const SERVE_HELP = `Usage: deno run -A cli.ts serve
 Serves the HTTP API until SIGTERM or SIGINT (then requests in flight finish and it exits 0).
 Settings come from the environment, each checked at start (see README.md, "Configuration"):
 
+  --database-url URL    like DATABASE_URL, and wins over it
+
   HOST, PORT            where to listen (default 127.0.0.1:5000)
   DATABASE_URL          postgres://user:pass@host:5432/db; unset: embedded database in DATA_DIR
   DATA_DIR              the embedded database's folder (default ./data)
@@ -223,20 +225,36 @@ function onePositional(positionals: string[], command: string): string {
 
 /** `cli.ts serve`: runs the HTTP API until it is stopped. */
 async function serveCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { help: { type: "boolean", short: "h" } });
+  const { values, positionals } = parse(args, {
+    help: { type: "boolean", short: "h" },
+    "database-url": { type: "string" },
+  });
   if (values.help) {
     console.log(SERVE_HELP);
     return EXIT_OK;
   }
   if (positionals.length > 0) {
     throw new UsageError(
-      `serve takes no arguments (settings come from the environment), got "${positionals[0]}"`,
+      `serve takes no arguments (settings come from the environment and --database-url), got "${
+        positionals[0]
+      }"`,
     );
   }
   // Loaded here, not at the top: `ingest` and `infer` never load the web app (~0.25 s of CPU at
   // start-up). A static specifier, so `deno compile` still includes it.
   const { serve } = await import("./src/server/serve.ts");
-  return await serve(Deno.env.toObject());
+  return await serve(withDatabaseUrl(Deno.env.toObject(), values["database-url"]));
+}
+
+/** The environment with `--database-url`'s value as `DATABASE_URL` (it wins), checked first. */
+function withDatabaseUrl(env: Record<string, string>, flagUrl: string | undefined) {
+  if (flagUrl === undefined) return env;
+  if (!/^postgres(ql)?:\/\//.test(flagUrl)) {
+    throw new UsageError(
+      `--database-url must start with postgres:// or postgresql://, got "${flagUrl}"`,
+    );
+  }
+  return { ...env, DATABASE_URL: flagUrl };
 }
 
 /** `cli.ts infer`: prints the inferred schema. */
@@ -270,17 +288,11 @@ async function ingestCommand(args: string[]): Promise<number> {
     return EXIT_OK;
   }
   const file = onePositional(positionals, "ingest");
-  const envVars = Deno.env.toObject();
-  const flagUrl = values["database-url"];
-  if (flagUrl !== undefined && !/^postgres(ql)?:\/\//.test(flagUrl)) {
-    throw new UsageError(
-      `--database-url must start with postgres:// or postgresql://, got "${flagUrl}"`,
-    );
-  }
+  const envVars = withDatabaseUrl(Deno.env.toObject(), values["database-url"]);
   let env: DatabaseSettings;
   try {
     // --database-url wins: a bad DATABASE_URL then does not matter.
-    env = databaseFrom(flagUrl === undefined ? envVars : { ...envVars, DATABASE_URL: flagUrl });
+    env = databaseFrom(envVars);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

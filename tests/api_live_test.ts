@@ -254,6 +254,31 @@ Deno.test("live: a database that cannot be reached at start is one line and exit
   assert.match(stderr, /Database unavailable at 127\.0\.0\.1:1\/none/);
 });
 
+Deno.test("live: serve --database-url wins over DATABASE_URL; a bad one is exit 2", async () => {
+  const serve = async (flag: string) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", ...SERVE_FLAGS, CLI, "serve", "--database-url", flag],
+      env: {
+        ...baseEnv(),
+        DATABASE_URL: "postgres://postgres@127.0.0.1:1/from_env",
+        JWT_SECRET: "x".repeat(40),
+      },
+      clearEnv: true,
+    }).output();
+    return { code: out.code, stderr: decoder.decode(out.stderr).trim() };
+  };
+  // Nothing listens on port 2 either: the line names the database the flag gave.
+  const unreachable = await serve("postgres://postgres@127.0.0.1:2/from_flag");
+  assert.equal(unreachable.code, 1, unreachable.stderr);
+  assert.match(unreachable.stderr, /Database unavailable at 127\.0\.0\.1:2\/from_flag/);
+  const bad = await serve("mysql://x");
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(
+    bad.stderr,
+    /--database-url must start with postgres:\/\/ or postgresql:\/\/, got "mysql:\/\/x"/,
+  );
+});
+
 Deno.test("live: WORKERS=2 with the embedded database stops the start with one clear line", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "taskapi-workers-" });
   try {
