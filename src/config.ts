@@ -260,7 +260,10 @@ export interface SecuritySettings {
    * empty: the connection's own address is the client.
    */
   trustedProxies: Cidr[];
-  /** A request body not complete this long after the request started answers 408. */
+  /**
+   * A request body that stalls this long answers 408, as does one not complete 6 times this long
+   * after the request started.
+   */
   bodyTimeoutSeconds: number;
   /**
    * The API's public base URL (`PUBLIC_URL`, e.g. `https://api.example.com`), for absolute `Link`

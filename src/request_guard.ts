@@ -8,8 +8,9 @@
  * - Query parameters must be text PostgreSQL can store: no NUL, no lone surrogate, no invalid
  *   UTF-8 (400 naming the parameter).
  * - The body is read whole, up front: at most `maxBytes` (413, with or without `Content-Length`),
- *   within `timeoutMs` of the request's start (408: a client cannot hold a request open by
- *   sending slowly or not at all), as valid UTF-8, with no NUL or lone surrogate in any JSON string
+ *   with no pause of `timeoutMs` between its parts and complete within {@linkcode TOTAL_FACTOR}
+ *   times that of the request's start (408: a client cannot hold a request open by sending
+ *   nothing, or a byte at a time), as valid UTF-8, with no NUL or lone surrogate in any JSON string
  *   (400 naming the field). A client that leaves mid-body is an ordinary event: the request ends
  *   with 499 (nginx's "client closed request") and the request log's line at info, never an
  *   error. Routes then read the body from Hono's cache (`c.req.text()`, `c.req.json()`, zod
@@ -25,9 +26,15 @@ import { type AppEnv, textProblem } from "./http.ts";
 export interface GuardOptions {
   /** Larger bodies answer 413. */
   maxBytes: number;
-  /** A body not complete this long after the request started answers 408. */
+  /**
+   * A body that stalls this long (nothing arrives) answers 408; so does one not complete
+   * {@linkcode TOTAL_FACTOR} times this long after the request started.
+   */
   timeoutMs: number;
 }
+
+/** How many stall timeouts a whole body may take (60 s with the default 10 s). */
+export const TOTAL_FACTOR = 6;
 
 // A reg-name (letters, digits, `-._~`) or an IP literal in brackets, then an optional port.
 const HOST = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
@@ -70,8 +77,8 @@ export function guardRequest(options: GuardOptions): MiddlewareHandler<AppEnv> {
       ) {
         throw tooLarge(options.maxBytes);
       }
-      const deadline = started + options.timeoutMs;
-      const bytes = await readBody(body, options.maxBytes, deadline);
+      const deadline = started + options.timeoutMs * TOTAL_FACTOR;
+      const bytes = await readBody(body, options.maxBytes, options.timeoutMs, deadline);
       const text = decodeBody(bytes);
       // Hono reads bodies through this cache: c.req.text(), c.req.json() and validators.
       const cache = c.req.bodyCache as Record<string, Promise<unknown>>;
@@ -85,19 +92,28 @@ function tooLarge(maxBytes: number): AppError {
   return AppError.http(413, `Request body is larger than ${maxBytes} bytes`);
 }
 
-/** Reads a body whole: at most `maxBytes`, complete by `deadline` (a `performance.now()` time). */
+/**
+ * Reads a body whole: at most `maxBytes`, with no pause of `stallMs`, complete by `deadline` (a
+ * `performance.now()` time).
+ */
 async function readBody(
   body: ReadableStream<Uint8Array>,
   maxBytes: number,
+  stallMs: number,
   deadline: number,
 ): Promise<Uint8Array> {
   const reader = body.getReader();
   let timedOut = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   // Cancelling the reader ends a read that is waiting for bytes that do not come.
-  const timer = setTimeout(() => {
-    timedOut = true;
-    reader.cancel().catch(() => {});
-  }, Math.max(0, deadline - performance.now()));
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      timedOut = true;
+      reader.cancel().catch(() => {});
+    }, Math.max(0, Math.min(stallMs, deadline - performance.now())));
+  };
+  arm();
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
@@ -116,6 +132,7 @@ async function readBody(
         throw tooLarge(maxBytes);
       }
       chunks.push(result.value);
+      arm();
     }
   } finally {
     clearTimeout(timer);
@@ -172,25 +189,30 @@ function findString(text: string, bad: (s: string) => boolean): Found | undefine
   }
   const found = (path: string, value: string) =>
     Object.assign(path || "the request body", { value }) as Found;
-  const walk = (value: unknown, path: string): Found | undefined => {
-    if (typeof value === "string") return bad(value) ? found(path, value) : undefined;
+  // A loop with its own stack, not recursion: JSON.parse takes nesting far deeper than the call
+  // stack does, and `[[[...` ten thousand deep must be a 400 like any other bad body.
+  const stack: [unknown, string][] = [[data, ""]];
+  while (stack.length > 0) {
+    const [value, path] = stack.pop()!;
+    if (typeof value === "string") {
+      if (bad(value)) return found(path, value);
+      continue;
+    }
+    if (value === null || typeof value !== "object") continue;
+    // Children pushed last-first, so the first bad string in document order is the one named.
+    const children: [unknown, string][] = [];
     if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) {
-        const hit = walk(value[i], `${path}[${i}]`);
-        if (hit) return hit;
+      for (let i = 0; i < value.length; i++) children.push([value[i], `${path}[${i}]`]);
+    } else {
+      for (const [key, child] of Object.entries(value)) {
+        const name = path ? `${path}.${key}` : key;
+        if (bad(key)) return found(`the field name ${JSON.stringify(name)}`, key);
+        children.push([child, name]);
       }
-      return undefined;
     }
-    if (value === null || typeof value !== "object") return undefined;
-    for (const [key, child] of Object.entries(value)) {
-      const name = path ? `${path}.${key}` : key;
-      if (bad(key)) return found(`the field name ${JSON.stringify(name)}`, key);
-      const hit = walk(child, name);
-      if (hit) return hit;
-    }
-    return undefined;
-  };
-  return walk(data, "");
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]);
+  }
+  return undefined;
 }
 
 /** Every query parameter must decode to text PostgreSQL can store. */

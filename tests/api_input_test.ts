@@ -213,6 +213,57 @@ test("a body that stalls answers 408 after BODY_TIMEOUT_SECONDS", async (api) =>
   assert.ok(waited >= 900 && waited < 5000, `answered after ${waited} ms`);
 });
 
+/** POSTs `parts` as a streamed body, one every `gapMs` (1 s stall timeout in this suite). */
+async function trickle(
+  api: { app: { request: (p: string, i: RequestInit) => Response | Promise<Response> } },
+  token: string,
+  parts: string[],
+  gapMs: number,
+) {
+  const started = performance.now();
+  const res = await api.app.request("/tasks", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: new ReadableStream({
+      async pull(controller) {
+        const part = parts.shift();
+        if (part === undefined) return controller.close();
+        await new Promise((r) => setTimeout(r, gapMs));
+        controller.enqueue(encoder.encode(part));
+      },
+    }),
+    duplex: "half",
+  } as RequestInit);
+  return { res, ms: performance.now() - started };
+}
+
+test("a slow body that never stalls for BODY_TIMEOUT_SECONDS is read, up to 6 times that", async (api) => {
+  const { token } = await api.newUser();
+  // Five pauses of 0.4 s: 2 s in all, twice the stall timeout, and never a 1 s gap.
+  const steady = await trickle(api, token, ['{"title"', ":", '"slow', " but", ' steady"}'], 400);
+  assert.equal(steady.res.status, 201, JSON.stringify(await steady.res.clone().json()));
+  assert.equal((await steady.res.json()).task.title, "slow but steady");
+  // A byte every 0.5 s for longer than 6 s: held no longer than the total cap.
+  const drip = await trickle(api, token, [...'{"title":"' + "x".repeat(20) + '"}'], 500);
+  assert.equal(drip.res.status, 408);
+  assert.ok(drip.ms >= 5900 && drip.ms < 9000, `answered after ${drip.ms} ms`);
+});
+
+test("deeply nested JSON with a bad string is a 400, not a 500", async (api) => {
+  const { token } = await api.newUser();
+  for (const path of ["/tasks", "/register"]) {
+    const depth = 20_000;
+    const body = "[".repeat(depth) + '"\\u0000"' + "]".repeat(depth);
+    const res = await api.app.request(path, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body,
+    });
+    assert.equal(res.status, 400, path);
+    assert.match((await res.json()).message, /must not contain a NUL character/);
+  }
+});
+
 test("a client that leaves mid-body ends the request with 499, not a 500", async (api) => {
   const { token } = await api.newUser();
   const res = await api.app.request("/tasks", {
