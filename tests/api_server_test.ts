@@ -177,6 +177,20 @@ Deno.test({
   },
 });
 
+Deno.test("config: the documented defaults", async () => {
+  const config = await loadServerConfig({ JWT_SECRET: "x".repeat(32) });
+  assert.equal(config.host, "127.0.0.1");
+  assert.equal(config.port, 5000);
+  assert.equal(config.dataDir, "./data");
+  assert.equal(config.databaseUrl, undefined);
+  assert.equal(config.bodyTimeoutSeconds, 10);
+  assert.equal(config.maxTasksPerUser, 10_000);
+  assert.equal(config.loginMaxFailures, 10);
+  assert.equal(config.loginMaxFailuresPerUser, 100);
+  assert.equal(config.authRequestsPerMinute, 60);
+  assert.equal(config.workers, 1);
+});
+
 Deno.test("config: clear errors for bad values", async () => {
   const cases: [Record<string, string>, RegExp][] = [
     [{ JWT_SECRET: "too-short" }, /JWT_SECRET must be at least 32 bytes, got 9/],

@@ -434,6 +434,27 @@ Deno.test("ingest", async (t) => {
         ]);
       },
     );
+
+    await t.step("the table: --table, else the schema's `table`, else processed_data", async () => {
+      const file = `${dir.path}/tables.csv`;
+      // Its own content (a load is known by it), and --replace: processed_data is shared.
+      await Deno.writeTextFile(file, `id,name\n1,${uniqueName("a")}\n2,b\n`);
+      const named = uniqueName("from_schema");
+      const flagged = uniqueName("from_flag");
+      const schema: Schema = {
+        table: named,
+        columns: [{ name: "id", type: "integer" }, { name: "name", type: "text" }],
+      };
+      const byFlag = await run({ file, schema, table: flagged, rejectsPath: `${file}.1.rej` });
+      assert.equal(byFlag.exitCode, 0, byFlag.error?.message ?? "");
+      assert.equal(await countRows(db, flagged), 2);
+      const bySchema = await run({ file, schema, rejectsPath: `${file}.2.rej` });
+      assert.equal(bySchema.exitCode, 0, bySchema.error?.message ?? "");
+      assert.equal(await countRows(db, named), 2);
+      const byDefault = await run({ file, replace: true, rejectsPath: `${file}.3.rej` });
+      assert.equal(byDefault.exitCode, 0, byDefault.error?.message ?? "");
+      assert.equal(await countRows(db, "processed_data"), 2);
+    });
   } finally {
     await dir.remove();
     await tdb.close();
