@@ -1,5 +1,5 @@
 /**
- * `task_totals` (sql/030): the per-user, per-status counts that GET /tasks reads instead of
+ * `task_totals` (sql/030, sharded by sql/032): the per-user, per-status counts that GET /tasks reads instead of
  * counting. They must equal the real counts after any mix of writes, concurrent ones included,
  * and after the migration that introduces them on a database that already has tasks.
  */
@@ -7,8 +7,15 @@ import assert from "node:assert/strict";
 import type { Database } from "../src/db/database.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { MIGRATIONS } from "../src/db/migrations.ts";
-import { insertTask, TASK_STATUSES, type TaskStatus, updateTask } from "../src/db/tasks.ts";
-import { freshDatabase, openTestDb, uniqueName } from "./db_helpers.ts";
+import { listTasks, type TaskListRequest } from "../src/db/task_list.ts";
+import {
+  deleteTask,
+  insertTask,
+  TASK_STATUSES,
+  type TaskStatus,
+  updateTask,
+} from "../src/db/tasks.ts";
+import { freshDatabase, openTestDb, TEST_DATABASE_URL, uniqueName } from "./db_helpers.ts";
 
 type Counts = Record<TaskStatus, number>;
 
@@ -23,7 +30,8 @@ async function newUser(db: Database): Promise<number> {
 /** What the triggers kept. */
 async function kept(db: Database, userId: number): Promise<Counts> {
   const [row] = await db.query<Counts>(
-    "SELECT pending, in_progress, completed FROM task_totals WHERE user_id = $1",
+    `SELECT sum(pending)::int AS pending, sum(in_progress)::int AS in_progress,
+       sum(completed)::int AS completed FROM task_totals WHERE user_id = $1 HAVING count(*) > 0`,
     [userId],
   );
   return row ?? { pending: 0, in_progress: 0, completed: 0 };
@@ -107,6 +115,13 @@ Deno.test("task_totals stay exact under concurrent writes to one user, without d
     }
     await Promise.all(work);
     assert.deepEqual(await kept(db, user), await counted(db, user));
+    // Eight connections wrote: their transactions used several shards, not one hot row (the
+    // embedded database has one connection, so one shard).
+    const [{ shards }] = await db.query<{ shards: number }>(
+      "SELECT count(*)::int AS shards FROM task_totals WHERE user_id = $1",
+      [user],
+    );
+    if (TEST_DATABASE_URL) assert.ok(shards > 1, `${shards} shard rows`);
   } finally {
     await db.close();
     await fresh.drop();
@@ -130,6 +145,59 @@ Deno.test("migration 030 counts the tasks that were there before it", async () =
     await insertTask(db, user, { title: "after" });
     assert.deepEqual(await kept(db, user), { pending: 2, in_progress: 1, completed: 3 });
   } finally {
+    await db.close();
+    await fresh.drop();
+  }
+});
+
+const search = (q: string, statuses?: TaskStatus[]): TaskListRequest => ({
+  filter: { search: q, statuses },
+  sort: { field: "id", descending: false },
+  limit: 2,
+  position: { kind: "offset", offset: 0 },
+});
+
+Deno.test("a search's remembered total follows every change, made by any connection or process", async () => {
+  const fresh = await freshDatabase();
+  const db = await fresh.open({ poolSize: 4 });
+  // Another process on the same database (a replica): its writes must reach this one's totals.
+  // The embedded database has one process, so there the other writer is the same handle.
+  const other = TEST_DATABASE_URL ? await fresh.open({ poolSize: 2 }) : db;
+  try {
+    await migrate(db);
+    const user = await newUser(db);
+    const total = async (q: string, statuses?: TaskStatus[]) =>
+      (await listTasks(db, user, search(q, statuses))).total;
+    const ids: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      ids.push((await insertTask(db, user, { title: `report ${i}`, status: "completed" })).id);
+    }
+    assert.equal(await total("report"), 6);
+    assert.equal(await total("report"), 6); // remembered
+    assert.equal(await total("report", ["completed"]), 6);
+    await insertTask(other, user, { title: "another report" });
+    assert.equal(await total("report"), 7);
+    assert.equal(await total("report", ["completed"]), 6);
+    await updateTask(other, user, ids[0], { title: "renamed" });
+    assert.equal(await total("report"), 6);
+    await updateTask(other, user, ids[1], { description: "report" });
+    await updateTask(other, user, ids[1], { title: "no longer" });
+    assert.equal(await total("report"), 6, "the description still matches");
+    await updateTask(other, user, ids[2], { status: "pending" });
+    assert.equal(await total("report", ["completed"]), 4);
+    await deleteTask(other, user, ids[3]);
+    assert.equal(await total("report"), 5);
+    await other.query("UPDATE tasks SET description = 'x', title = 'x' WHERE user_id = $1", [user]);
+    assert.equal(await total("report"), 0);
+    // An empty page (past the end) answers the remembered total too.
+    const past = await listTasks(db, user, {
+      ...search("x"),
+      position: { kind: "offset", offset: 100 },
+    });
+    assert.deepEqual([past.tasks.length, past.total], [0, 6]);
+    assert.equal((await listTasks(db, user, search("x"))).total, 6);
+  } finally {
+    if (other !== db) await other.close();
     await db.close();
     await fresh.drop();
   }

@@ -3,8 +3,10 @@
  * by id, and positioned by offset (`page=`) or by keyset cursors (`after`, `before`, the end).
  *
  * What a page costs does not grow with the user's task count, except for a search:
- * - the total comes from `task_totals` (kept by triggers, sql/030), one row per user, unless a
- *   search is given: then it is counted by scanning the user's matching tasks;
+ * - the total comes from `task_totals` (kept by triggers, sql/030 and sql/032), at most 16 rows
+ *   per user, unless a search is given: then it is counted by scanning the user's matching tasks,
+ *   once per version of the user's list (`search_counts.ts`): while the tasks do not change, the
+ *   statement finds the remembered total still current and does not count;
  * - a cursor page walks the sort's index (sql/031) from the cursor and stops after a page, the
  *   last page walks it backwards from the end; only `page=N` pays an `OFFSET`.
  *
@@ -15,6 +17,7 @@
  * @module
  */
 import type { Queryable } from "./database.ts";
+import { type SearchCount, SearchCounts, searchCountsOf } from "./search_counts.ts";
 import { COLUMNS, type Task, type TaskStatus } from "./tasks.ts";
 
 /** The columns a list may be sorted by. */
@@ -89,7 +92,8 @@ export function firstPage(limit: number): TaskListRequest {
   };
 }
 
-type Row = Task & { k?: string; total: number; edge?: boolean };
+/** `total` is -1 when the remembered total of a search is still current; `v` is the version. */
+type Row = Task & { k?: string; total: number; edge?: boolean; v?: string };
 
 // ids are int4: no user has 2^31 tasks, so a larger offset is past the end without asking.
 const MAX_OFFSET = 2 ** 31;
@@ -112,24 +116,36 @@ export async function listTasks(
   userId: number,
   request: TaskListRequest,
 ): Promise<TaskListPage> {
-  const { position, limit } = request;
-  const statement = new ListStatement(userId, request);
+  const { position, limit, filter } = request;
+  const searched = filter.search === undefined ? undefined : {
+    counts: searchCountsOf(db),
+    key: SearchCounts.key(userId, filter.statuses, filter.search),
+  };
+  // Captured now: the statement compares its version, and a hit means this entry's count.
+  const known = searched?.counts.get(searched.key);
+  const statement = new ListStatement(userId, request, known);
   const pageSql = position.kind === "offset" && position.offset >= MAX_OFFSET
     ? undefined
     : statement.page();
   const rows = pageSql ? await db.query<Row>(pageSql.text, pageSql.params, pageSql) : [];
+  const totalOf = (row: Row) => {
+    if (!searched) return row.total;
+    if (row.total === -1) return known!.count;
+    searched.counts.set(searched.key, { version: row.v!, count: row.total });
+    return row.total;
+  };
   if (rows.length === 0) {
     // Nothing on this page: the total and the edge have no row to ride on.
     const count = statement.count();
     const [row] = await db.query<Row>(count.text, count.params, count);
     return {
       tasks: [],
-      total: row.total,
+      total: totalOf(row),
       hasBefore: position.kind === "offset" ? position.offset > 0 : Boolean(row.edge),
       hasAfter: position.kind === "before" ? Boolean(row.edge) : false,
     };
   }
-  const total = rows[0].total;
+  const total = totalOf(rows[0]);
   let page: Row[];
   let hasBefore: boolean, hasAfter: boolean;
   switch (position.kind) {
@@ -196,14 +212,16 @@ type Comparison = keyof typeof FLIP;
 /** Builds the page and count statements of one list request; each shape has its own name. */
 class ListStatement {
   readonly #request: TaskListRequest;
+  readonly #known: SearchCount | undefined;
   /** `user_id = $1`, then the filters, over `#base` ($1 the user, $2 the statuses if any). */
   readonly #where: string;
   readonly #base: unknown[];
   readonly #shape: string;
   #params: unknown[] = [];
 
-  constructor(userId: number, request: TaskListRequest) {
+  constructor(userId: number, request: TaskListRequest, known?: SearchCount) {
     this.#request = request;
+    this.#known = known;
     this.#params = [userId];
     const { statuses, search } = request.filter;
     const where = ["user_id = $1"];
@@ -233,7 +251,7 @@ class ListStatement {
     if (sort.field === "created_at" || sort.field === "updated_at") {
       columns.push(`${exact(sort.field)} AS k`);
     }
-    columns.push(`${this.#total()} AS total`);
+    columns.push(...this.#total());
     const where = [this.#where];
     let backwards = false;
     let tail = "";
@@ -259,7 +277,7 @@ class ListStatement {
   count(): Sql {
     const { position } = this.#request;
     this.#params = [...this.#base];
-    const columns = [`${this.#total()} AS total`];
+    const columns = this.#total();
     if (position.kind === "after" || position.kind === "before") {
       const [, edge] = this.#cursorConditions(
         position.cursor,
@@ -270,10 +288,21 @@ class ListStatement {
     return this.#sql(`count_${position.kind}`, `SELECT ${columns.join(", ")}`);
   }
 
-  /** The total: from `task_totals`, or counted when a search is given. */
-  #total(): string {
+  /**
+   * The total's columns: the sum of the user's `task_totals` shards; for a search, a count, or -1
+   * when the list's version `v` is still the remembered one (the count's subquery, an InitPlan
+   * evaluated on first use, then never runs).
+   */
+  #total(): string[] {
     if (this.#request.filter.search !== undefined) {
-      return `(SELECT count(*)::int FROM tasks WHERE ${this.#where})`;
+      const version =
+        "(SELECT coalesce(sum(changes), 0)::text FROM task_totals WHERE user_id = $1)";
+      const known = this.#param(this.#known?.version ?? null);
+      return [
+        `${version} AS v`,
+        `CASE WHEN ${version} = ${known}::text THEN -1 ` +
+        `ELSE (SELECT count(*)::int FROM tasks WHERE ${this.#where}) END AS total`,
+      ];
     }
     // $2 is the statuses, when given (see the constructor).
     const sum = this.#request.filter.statuses
@@ -281,7 +310,7 @@ class ListStatement {
         "CASE WHEN 'in_progress' = ANY($2::text[]) THEN in_progress ELSE 0 END + " +
         "CASE WHEN 'completed' = ANY($2::text[]) THEN completed ELSE 0 END"
       : "pending + in_progress + completed";
-    return `coalesce((SELECT ${sum} FROM task_totals WHERE user_id = $1), 0)`;
+    return [`coalesce((SELECT sum(${sum})::int FROM task_totals WHERE user_id = $1), 0) AS total`];
   }
 
   /**

@@ -95,12 +95,13 @@ export async function insertTask(
   fields: TaskFields & { title: string },
   maxTasks = 0,
 ): Promise<VersionedTask | undefined> {
-  // The quota reads the user's row of task_totals (one primary-key lookup), in the same statement.
+  // The quota sums the user's rows of task_totals (a primary-key range of at most 16 shards, see
+  // sql/032), in the same statement.
   const rows = await db.query<VersionedTask>(
     `INSERT INTO tasks (user_id, title, description, status)
      SELECT $1, $2, coalesce($3, ''), coalesce($4, 'pending')
      WHERE $5::int = 0 OR coalesce(
-       (SELECT pending + in_progress + completed FROM task_totals WHERE user_id = $1), 0) < $5
+       (SELECT sum(pending + in_progress + completed) FROM task_totals WHERE user_id = $1), 0) < $5
      RETURNING ${COLUMNS}, version`,
     [userId, fields.title, fields.description ?? null, fields.status ?? null, maxTasks],
     { name: "tasks_insert" },
