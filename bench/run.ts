@@ -31,6 +31,7 @@
  */
 import { parseArgs } from "node:util";
 import { apiBench } from "./api_bench.ts";
+import { BASELINE_IDS, BASELINE_REF, baselineBench } from "./baseline.ts";
 import { loaderBench } from "./loader_bench.ts";
 import { machineInfo } from "./machine.ts";
 import { postgresProblem, withDatabase } from "./pg.ts";
@@ -49,7 +50,11 @@ const USAGE = `usage: deno task bench [options]
   --reps N            rounds of every comparison (default 3)
   --duration S        seconds per HTTP / pgbench load (default 10; secondary ones half)
   --batch-size N      passed to the loader (default: the loader's own)
-  --scenarios a,b     API scenarios to run (${API_PLAN.scenarios.map((s) => s.id).join(", ")})
+  --scenarios a,b     API scenarios to run (${
+  [...API_PLAN.scenarios.map((s) => s.id), ...BASELINE_IDS].join(", ")
+})
+  --baseline-ref REF  the commit whose server GET and POST /tasks are compared with, side by side
+                      (default ${BASELINE_REF}, the start of this round; none: skip)
   --profile           also profile the loader and the server (deno --cpu-prof) and summarise
   --no-write          do not rewrite BENCHMARKS.md
   --render-only       rewrite BENCHMARKS.md from the last run's figures (bench/.out/last_report.json)
@@ -67,6 +72,7 @@ function options(args: string[]) {
     "batch-size": str,
     only: str,
     scenarios: str,
+    "baseline-ref": str,
   };
   const { values: v } = parseArgs({
     args,
@@ -99,7 +105,11 @@ function options(args: string[]) {
     duration: num("duration", 5, 10),
     batchSize: v["batch-size"] ? num("batch-size", 0, 0) : undefined,
     only: v.only as "loader" | "api" | undefined,
-    scenarios: v.scenarios?.split(","),
+    scenarios: v.scenarios?.split(",").filter((id) => !BASELINE_IDS.includes(id)),
+    baseline: v["baseline-ref"] === "none" ||
+        (v.scenarios && !v.scenarios.split(",").some((id) => BASELINE_IDS.includes(id)))
+      ? undefined
+      : v["baseline-ref"] ?? BASELINE_REF,
     profile: v.profile ?? false,
     write: !v["no-write"],
     renderOnly: v["render-only"] ?? false,
@@ -124,10 +134,19 @@ async function measure(o: Options): Promise<Figures & { profiles?: string }> {
       (db) => loaderBench({ ...opts, db }, LOADER_PLAN),
     );
   }
-  if (o.only !== "loader") {
+  if (o.only !== "loader" && (!o.scenarios || o.scenarios.length)) {
     log("== API vs pgbench vs bare servers");
     const opts = { ...common, durationSec: o.duration, only: o.scenarios };
     figures.api = await withDatabase("bench_api", (db) => apiBench({ ...opts, db }, API_PLAN));
+  }
+  if (o.only !== "loader" && o.baseline) {
+    log(`== API vs its baseline ${o.baseline}, side by side`);
+    const b = await baselineBench({ ...common, ref: o.baseline, durationSec: o.duration });
+    figures.api = {
+      scenarios: [...figures.api?.scenarios ?? [], ...b.scenarios],
+      ratios: [...figures.api?.ratios ?? [], ...b.ratios],
+      notes: [...figures.api?.notes ?? [], ...b.notes],
+    };
   }
   if (o.profile) {
     log("== profiles");

@@ -210,4 +210,14 @@ export const TARGETS: Target[] = [
   ...LIST_RATIOS.filter((r) => r.of !== "list10k_offset_last").map((r) =>
     ratioTarget("api", r.label, [r.of, r.to], undefined, 0.8)
   ),
+  // "No slower than before" (bench/baseline.ts): 0.95 as the bar for this machine's noise.
+  ...(["get", "post"] as const).map((what) =>
+    ratioTarget(
+      "api",
+      `\`${what.toUpperCase()} /tasks\` requests/s ÷ the baseline commit's (same run, alternating)`,
+      [`baseline_${what}_now`, `baseline_${what}`],
+      0.95,
+      1.0,
+    )
+  ),
 ];
