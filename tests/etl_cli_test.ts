@@ -4,6 +4,7 @@
  * spawn against the database (each spawn opens it afresh); the rest fail before opening it.
  */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { openDatabase } from "../src/db/open.ts";
 import { parseMaxRejects } from "../cli.ts";
 import { withApplicationName } from "../src/db/postgres.ts";
@@ -283,3 +284,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "cli: progress on stderr when it is a terminal, never in a pipe or with --quiet",
+  // script(1) gives the loader a terminal; util-linux has it on Debian.
+  ignore: !existsSync("/usr/bin/script"),
+  async fn() {
+    const dir = await tempDir();
+    try {
+      const { args } = await interruptedLoad(dir.path, uniqueName("progress"), 5_000);
+      const loud = args.filter((a) => a !== "--quiet");
+      const command = [Deno.execPath(), "run", "-A", CLI, ...loud].map(shellQuote).join(" ");
+      const tty = await new Deno.Command("script", {
+        args: ["-qefc", command, "/dev/null"],
+        env: env(dir.path),
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const seen = new TextDecoder().decode(tty.stdout);
+      assert.equal(tty.code, 0, seen);
+      // A line redrawn in place: carriage return, erase line, the figures.
+      assert.match(seen, /\r\x1b\[2K\s*[\d.]+%\s+[\d,]+ rows\s+[\d,]+ rows\/s\s+[\d,]+ rejected/);
+      assert.match(seen, /loaded/);
+
+      const piped = await cli([...loud, "--replace"], env(dir.path));
+      assert.equal(piped.code, 0, piped.stderr);
+      assert.doesNotMatch(piped.stderr, /\x1b|rows\/s/);
+      const quiet = await new Deno.Command("script", {
+        args: ["-qefc", `${command} --replace --quiet`, "/dev/null"],
+        env: env(dir.path),
+        stdout: "piped",
+      }).output();
+      assert.equal(quiet.code, 0);
+      // The summary (on stdout, which script(1) merges) has a rows/s of its own: look for redraws.
+      assert.doesNotMatch(new TextDecoder().decode(quiet.stdout), /\x1b\[2K/);
+    } finally {
+      await dir.remove();
+    }
+  },
+});
+
+/** One word for sh -c. */
+function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
