@@ -17,7 +17,7 @@ import {
   runWrk,
   type Statement,
 } from "./load_gen.ts";
-import { databaseUrl, pgEnv, POSTGRES_AUX, psql } from "./pg.ts";
+import { databaseUrl, pgEnv, postgresRoles, psql } from "./pg.ts";
 import { type CpuRole, meanSplit, registerUndo, sleep } from "./proc.ts";
 import { measureRounds } from "./rounds.ts";
 import { median, type Ratio, ratio } from "./stats.ts";
@@ -267,10 +267,7 @@ export class ApiStage implements AsyncDisposable {
     return [
       ...[...this.servers].map(([name, s]) => ({ name, rootPids: [s.pid] })),
       ...(this.#bouncer ? [{ name: "pgbouncer", rootPids: [this.#bouncer.pid] }] : []),
-      // This database's backends and the shared background processes; other databases' backends
-      // (someone else's tests on a shared machine) count as "postgres (other dbs)".
-      { name: "postgres", comm: "postgres", cmdline: [` ${this.db} `, ...POSTGRES_AUX] },
-      { name: "postgres (other dbs)", comm: "postgres" },
+      ...postgresRoles(this.db),
       { name: "harness", rootPids: [Deno.pid] },
     ];
   }

@@ -11,7 +11,7 @@
  */
 import { createStatement } from "../src/etl/target_table.ts";
 import { generateCsv, type GenerateResult, schemaFor } from "./generate_csv.ts";
-import { databaseUrl, pgEnv, POSTGRES_AUX, psql } from "./pg.ts";
+import { databaseUrl, pgEnv, postgresRoles, psql } from "./pg.ts";
 import { type CpuSplit, meanSplit, run, runMeasured, sampled } from "./proc.ts";
 import { measureRounds } from "./rounds.ts";
 import { median, type Ratio } from "./stats.ts";
@@ -141,11 +141,7 @@ function section(o: LoaderBenchOptions, notes: string[]) {
     await drop(table);
     await run.prepare?.(o.db, table, file);
     const r = await sampled(
-      [
-        { name: run.copy ? "psql" : "loader", rootPids: [Deno.pid] },
-        { name: "postgres", comm: "postgres", cmdline: [` ${o.db} `, ...POSTGRES_AUX] },
-        { name: "postgres (other dbs)", comm: "postgres" },
-      ],
+      [{ name: run.copy ? "psql" : "loader", rootPids: [Deno.pid] }, ...postgresRoles(o.db)],
       () => run.copy ? copy(file, table) : loader(file, table, run.args, run.prepare !== undefined),
     );
     await check(file, table);

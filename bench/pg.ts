@@ -4,18 +4,18 @@
  *
  * @module
  */
-import { registerUndo, run, runOk } from "./proc.ts";
+import { type CpuRole, registerUndo, run, runOk } from "./proc.ts";
 
-/** PostgreSQL's own background processes, shared by every database (for the CPU split). */
-export const POSTGRES_AUX = [
-  "checkpointer",
-  "background writer",
-  "walwriter",
-  "autovacuum",
-  "logical replication",
-  "stats collector",
-  "main ", // the postmaster: "/usr/lib/postgresql/15/bin/postgres -D ..." has no database name
-  "-D ",
+/** PostgreSQL's own background processes; the postmaster (`postgres -D ...`) has no database. */
+const AUX =
+  "checkpointer|background writer|walwriter|autovacuum|logical replication|stats collector";
+/**
+ * The CPU roles of PostgreSQL: `db`'s backends with the background processes every database
+ * shares, and the other databases' backends (someone else's tests on a shared machine).
+ */
+export const postgresRoles = (db: string): CpuRole[] => [
+  { name: "postgres", comm: "postgres", cmdline: [` ${db} `, ...AUX.split("|"), "main ", "-D "] },
+  { name: "postgres (other dbs)", comm: "postgres" },
 ];
 
 /** The libpq environment every client here runs with. */
