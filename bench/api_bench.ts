@@ -82,6 +82,7 @@ export interface ApiBenchOptions {
 
 /** What {@linkcode apiBench} measured: each scenario's rounds, medians and mean CPU split. */
 export type ApiFigures = Awaited<ReturnType<typeof apiBench>>;
+export type ScenarioFigures = ApiFigures["scenarios"][number];
 
 /** The password of every seeded user. */
 export const PASSWORD = "bench-password-123";

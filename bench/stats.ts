@@ -87,6 +87,9 @@ export const judge = (
   v === undefined || !Number.isFinite(v)
     ? undefined
     : { shown: shown(v), bar: bar(v), goal: goal(v) };
+/** A measured value against a bar and a goal it should reach or pass. */
+export const atLeast = (v: number | undefined, bar: number, goal: number) =>
+  judge(v, (x) => x >= bar, (x) => x >= goal);
 /** A ratio target: `of` ÷ `to` in `section`, at least `bar` (none: "—") and `goal`. */
 export const ratioTarget = (
   section: "loader" | "api",
@@ -98,6 +101,5 @@ export const ratioTarget = (
   figure: () => figure,
   bar: bar === undefined ? "—" : `≥ ${bar}`,
   goal: `≥ ${goal}`,
-  measure: (f) =>
-    judge(ratioOf(f[section]?.ratios, of, to), (v) => v >= (bar ?? -Infinity), (v) => v >= goal),
+  measure: (f) => atLeast(ratioOf(f[section]?.ratios, of, to), bar ?? -Infinity, goal),
 });
