@@ -377,10 +377,11 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 /**
  * Bytes parsed between two turns of the event loop: a consumer's socket writes (the COPY
- * stream) only move on during those turns, so slices much longer than this leave PostgreSQL
- * waiting for data (bench/findings.md, "Loader tuning").
+ * stream, in pieces of 64 KiB) only move on during those turns, so a whole chunk at a time
+ * leaves PostgreSQL waiting for data; each turn costs CPU, so 4 slices per chunk, not 16
+ * (bench/findings.md, "Loader tuning").
  */
-const SLICE_BYTES = 4096;
+const SLICE_BYTES = 16 << 10;
 
 /** Resolves after a turn of the event loop, I/O callbacks included. */
 function yieldToEventLoop(): Promise<void> {
