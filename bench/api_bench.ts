@@ -82,7 +82,7 @@ export interface ApiBenchOptions {
 
 /** What {@linkcode apiBench} measured: each scenario's rounds, medians and mean CPU split. */
 export type ApiFigures = Awaited<ReturnType<typeof apiBench>>;
-export type ScenarioFigures = ApiFigures["scenarios"][number];
+export type ScenarioFigures = ReturnType<typeof scenarioFigures>;
 
 /** The password of every seeded user. */
 export const PASSWORD = "bench-password-123";
@@ -302,6 +302,28 @@ async function choose(o: ApiBenchOptions, plan: ApiPlan, skipped: string[]) {
   });
 }
 
+/** A load's figures in a log line. */
+export const describeLoad = (r: LoadResult) =>
+  `${Math.round(r.rps).toLocaleString().padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  ` +
+  `p99 ${r.p99.toFixed(2)} ms${r.errors ? `  errors ${r.errors}` : ""}`;
+
+/** A scenario's figures over its rounds `rs`: medians, errors (noted) and the mean CPU split. */
+export function scenarioFigures(
+  id: string,
+  label: string,
+  rs: (LoadResult & { rep: number })[],
+  notes: string[],
+) {
+  const sum = (f: (r: LoadResult) => number) => rs.reduce((a, r) => a + f(r), 0);
+  const med = (f: (r: LoadResult) => number) => median(rs.map(f));
+  const errors = sum((r) => r.errors);
+  if (errors) {
+    notes.push(`${id}: ${errors} errors or non-2xx answers in ${sum((r) => r.requests)} requests`);
+  }
+  const [rps, p50, p99] = [med((r) => r.rps), med((r) => r.p50), med((r) => r.p99)];
+  return { id, label, runs: rs, rps, p50, p99, errors, cpu: meanSplit(rs.map((r) => r.cpu)) };
+}
+
 /**
  * Runs the API section: every scenario once per round, the order rotating by three each round;
  * pgbench with 16 clients.
@@ -341,34 +363,11 @@ export async function apiBench(o: ApiBenchOptions, plan: ApiPlan) {
       };
       return runPgbench(load, stage.roles(), o.outDir, pgEnv());
     },
-    describe: (r) =>
-      `${Math.round(r.rps).toLocaleString().padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  ` +
-      `p99 ${r.p99.toFixed(2)} ms${r.errors ? `  errors ${r.errors}` : ""}`,
+    describe: describeLoad,
     log: o.log,
     notes: stage.notes,
   });
-  const scenarios = chosen.map((s) => {
-    const rs = runs.get(s.id)!;
-    const sum = (f: (r: LoadResult) => number) => rs.reduce((a, r) => a + f(r), 0);
-    const med = (f: (r: LoadResult) => number) => median(rs.map(f));
-    const errors = sum((r) => r.errors);
-    if (errors) {
-      stage.notes.push(
-        `${s.id}: ${errors} errors or non-2xx answers in ${sum((r) => r.requests)} requests`,
-      );
-    }
-    const [rps, p50, p99] = [med((r) => r.rps), med((r) => r.p50), med((r) => r.p99)];
-    return {
-      id: s.id,
-      label: s.label,
-      runs: rs,
-      rps,
-      p50,
-      p99,
-      errors,
-      cpu: meanSplit(rs.map((r) => r.cpu)),
-    };
-  });
+  const scenarios = chosen.map((s) => scenarioFigures(s.id, s.label, runs.get(s.id)!, stage.notes));
   const rps = (id: string) => scenarios.find((s) => s.id === id)?.rps ?? NaN;
   const ratios = plan.ratios.map((x) => ({ ...x, value: ratio(rps(x.of), rps(x.to)) }));
   return { scenarios, ratios, notes: stage.notes };

@@ -7,14 +7,19 @@
  *
  * @module
  */
-import { type ApiFigures, ApiStage, type ServerSpec } from "./api_bench.ts";
-
-type ScenarioFigures = ApiFigures["scenarios"][number];
+import {
+  type ApiFigures,
+  ApiStage,
+  describeLoad,
+  scenarioFigures,
+  type ServerSpec,
+} from "./api_bench.ts";
 import { type LoadResult, runWrk } from "./load_gen.ts";
 import { psql, withDatabase } from "./pg.ts";
-import { meanSplit, registerUndo, run, runOk } from "./proc.ts";
+import { registerUndo, run, runOk } from "./proc.ts";
 import { measureRounds } from "./rounds.ts";
 import { median, ratio } from "./stats.ts";
+import { API_ENV as ENV, POST_BODY } from "./scenarios.ts";
 
 /** The start of this round of work, when nothing else is given. */
 export const BASELINE_REF = "715a137";
@@ -36,13 +41,8 @@ export interface BaselineOptions {
   log(msg: string): void;
 }
 
-const ENV = {
-  LOGIN_MAX_FAILURES: "0",
-  AUTH_REQUESTS_PER_MINUTE: "0",
-  MAX_TASKS_PER_USER: "1000000000",
-};
 const USERS = { get: { tasks: 1000 }, post: { tasks: 0 } };
-const BODY = JSON.stringify({ title: "Benchmark task", description: "Created by the benchmark" });
+const BODY = JSON.stringify(POST_BODY);
 const LOADS = {
   get: { path: "/tasks?page=1&per_page=10", user: "get" },
   post: { path: "/tasks", user: "post", method: "POST" as const, body: BODY },
@@ -107,9 +107,7 @@ async function measure(
       const { stage, load } = target(id);
       return runWrk(load, stage.roles(), o.outDir);
     },
-    describe: (r) =>
-      `${Math.round(r.rps).toLocaleString().padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  ` +
-      `p99 ${r.p99.toFixed(2)} ms${r.errors ? `  errors ${r.errors}` : ""}`,
+    describe: describeLoad,
     log: o.log,
     notes,
   });
@@ -117,23 +115,7 @@ async function measure(
     `${id.startsWith("baseline_get") ? "`GET /tasks` (1,000 tasks)" : "`POST /tasks`"}, ${
       id.endsWith("_now") ? "current, beside the baseline" : `baseline ${commit}`
     }`;
-  const scenarios = BASELINE_IDS.map((id): ScenarioFigures => {
-    const rs = runs.get(id)!;
-    const med = (f: (r: LoadResult) => number) => median(rs.map(f));
-    const errors = rs.reduce((a, r) => a + r.errors, 0);
-    if (errors) notes.push(`${id}: ${errors} errors or non-2xx answers`);
-    const cpu = meanSplit(rs.map((r) => r.cpu));
-    return {
-      id,
-      label: label(id),
-      runs: rs,
-      rps: med((r) => r.rps),
-      p50: med((r) => r.p50),
-      p99: med((r) => r.p99),
-      errors,
-      cpu,
-    };
-  });
+  const scenarios = BASELINE_IDS.map((id) => scenarioFigures(id, label(id), runs.get(id)!, notes));
   const ratios = (["get", "post"] as const).map((what) => {
     const [of, to] = [`baseline_${what}_now`, `baseline_${what}`];
     const perRound = runs.get(of)!.map((r) =>

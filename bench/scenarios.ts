@@ -21,11 +21,11 @@ import { fmtMs, judge, ratios, ratioTarget, type Target } from "./stats.ts";
 export { LOADER_PLAN } from "./loader_scenarios.ts";
 
 /** The body `POST /tasks` sends, and pgbench's INSERT (recorded from `insertTask` with it). */
-const POST_BODY = { title: "Benchmark task", description: "Created by the benchmark" };
+export const POST_BODY = { title: "Benchmark task", description: "Created by the benchmark" };
 /** No rate limits or lockouts: the load is the point. */
 // The POST round inserts far more than a user's default 10,000 tasks: a limit that high still runs
 // the quota check on every insert, without answering 403.
-const API_ENV = {
+export const API_ENV = {
   LOGIN_MAX_FAILURES: "0",
   AUTH_REQUESTS_PER_MINUTE: "0",
   MAX_TASKS_PER_USER: "1000000000",
