@@ -23,7 +23,7 @@ import { parseArgs } from "node:util";
 import { parseSchema } from "../src/etl/schema.ts";
 import { createStatement } from "../src/etl/target_table.ts";
 import { pgEnv, psql } from "./pg.ts";
-import { CLK_TCK, runMeasured, runOk, sleep, ticksOf } from "./proc.ts";
+import { CLK_TCK, cmdline, readProcs, runMeasured, runOk, sleep, ticksOf } from "./proc.ts";
 import { median } from "./stats.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
@@ -32,18 +32,11 @@ const CLI = new URL("../cli.ts", import.meta.url).pathname;
 type Side = { client: number; backend: number };
 
 /** CPU ticks of every backend process of database `db`, by PID. */
-function backendTicks(db: string): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
-      if (!cmd.startsWith("postgres: ") || !cmd.includes(` ${db} `)) continue;
-      out.set(Number(e.name), ticksOf(Deno.readTextFileSync(`/proc/${e.name}/stat`)));
-    } catch { /* gone */ }
-  }
-  return out;
-}
+const backendTicks = (db: string) =>
+  new Map(
+    readProcs().filter((p) => p.comm === "postgres" && cmdline(p.pid).includes(` ${db} `))
+      .map((p) => [p.pid, p.ticks]),
+  );
 
 /** `\copy` of the file into a fresh table; CPU of psql and of its backend. */
 async function copySide(url: string, file: string, createSql: string, tmp: string): Promise<Side> {

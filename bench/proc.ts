@@ -73,14 +73,16 @@ export function ticksOf(stat: string): number {
   return Number(f[11]) + Number(f[12]);
 }
 
-interface Proc {
+/** A process: its PID, parent, name and CPU ticks so far. */
+export interface Proc {
   pid: number;
   ppid: number;
   comm: string;
   ticks: number;
 }
 
-function readProcs(): Proc[] {
+/** Every process, from /proc. */
+export function readProcs(): Proc[] {
   const out: Proc[] = [];
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
@@ -95,7 +97,8 @@ function readProcs(): Proc[] {
   return out;
 }
 
-const cmdline = (pid: number) => {
+/** A process's command line, its arguments joined by spaces. */
+export const cmdline = (pid: number) => {
   try {
     return Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ");
   } catch {
