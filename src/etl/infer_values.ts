@@ -68,7 +68,9 @@ const BOOLEAN_WORDS = ["true", "false", "t", "f", "yes", "no", "y", "n"].map((w)
 
 /** `b[s..e)` is a boolean word in any case (`toLowerCase` maps no other character to ASCII ones). */
 function booleanWord(b: Uint8Array, s: number, e: number): boolean {
-  outer: for (const w of BOOLEAN_WORDS) {
+  if (e - s > 5) return false; // most values: names, emails, numbers, dates
+  outer: for (let i = 0; i < BOOLEAN_WORDS.length; i++) {
+    const w = BOOLEAN_WORDS[i];
     if (w.length !== e - s) continue;
     for (let k = 0; k < w.length; k++) {
       const c = b[s + k];
