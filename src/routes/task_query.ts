@@ -88,7 +88,8 @@ export const ListQuerySchema = z.strictObject({
     minLength: 1,
     maxLength: MAX_SEARCH,
     description: "Only tasks whose title or description contains this text, in any letter " +
-      "case (`%` and `_` are literal). The total is then counted by scanning the matching tasks.",
+      "case (`%` and `_` are literal). The total is then counted by scanning the matching tasks, " +
+      "once per change of the caller's tasks (remembered in between).",
     example: "report",
   }),
   sort: sort.optional().openapi({
