@@ -31,9 +31,11 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  * ```
  */
 export function encodeCursor(cursor: Cursor): string {
-  const bytes = encoder.encode(JSON.stringify([cursor.field, cursor.key, cursor.id]));
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
-    .replace(/=+$/, "");
+  const json = JSON.stringify([cursor.field, cursor.key, cursor.id]);
+  // Printable ASCII (every id cursor, most keys; JSON escapes control characters) is already the
+  // bytes btoa wants: the UTF-8 pass is only for other text. Two cursors go into every page's Link.
+  const binary = /^[ -~]*$/.test(json) ? json : String.fromCharCode(...encoder.encode(json));
+  return btoa(binary).replace(/[+/=]/g, (c) => c === "+" ? "-" : c === "/" ? "_" : "");
 }
 
 /**
