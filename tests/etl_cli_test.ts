@@ -301,15 +301,15 @@ Deno.test({
         stdout: "piped",
         stderr: "piped",
       }).output();
-      const seen = new TextDecoder().decode(tty.stdout);
+      const seen = visible(new TextDecoder().decode(tty.stdout));
       assert.equal(tty.code, 0, seen);
       // A line redrawn in place: carriage return, erase line, the figures.
-      assert.match(seen, /\r\x1b\[2K\s*[\d.]+%\s+[\d,]+ rows\s+[\d,]+ rows\/s\s+[\d,]+ rejected/);
+      assert.match(seen, /\r<ESC>\[2K\s*[\d.]+%\s+[\d,]+ rows\s+[\d,]+ rows\/s\s+[\d,]+ rejected/);
       assert.match(seen, /loaded/);
 
       const piped = await cli([...loud, "--replace"], env(dir.path));
       assert.equal(piped.code, 0, piped.stderr);
-      assert.doesNotMatch(piped.stderr, /\x1b|rows\/s/);
+      assert.doesNotMatch(visible(piped.stderr), /<ESC>|rows\/s/);
       const quiet = await new Deno.Command("script", {
         args: ["-qefc", `${command} --replace --quiet`, "/dev/null"],
         env: env(dir.path),
@@ -317,12 +317,17 @@ Deno.test({
       }).output();
       assert.equal(quiet.code, 0);
       // The summary (on stdout, which script(1) merges) has a rows/s of its own: look for redraws.
-      assert.doesNotMatch(new TextDecoder().decode(quiet.stdout), /\x1b\[2K/);
+      assert.doesNotMatch(visible(new TextDecoder().decode(quiet.stdout)), /<ESC>\[2K/);
     } finally {
       await dir.remove();
     }
   },
 });
+
+/** Terminal escapes made visible (ESC as `<ESC>`), to match them with plain patterns. */
+function visible(text: string): string {
+  return text.replaceAll("\u001b", "<ESC>");
+}
 
 /** One word for sh -c. */
 function shellQuote(word: string): string {
