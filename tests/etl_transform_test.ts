@@ -158,6 +158,37 @@ Deno.test("transform: stages in order, COPY text out, every decision counted", (
   assert.deepEqual(t.defaulted(), { active: 1, score: 1 });
 });
 
+Deno.test("transform: a null token the type would read stays a null token; spaces are trimmed", () => {
+  // Columns whose null tokens are valid values of their type ("0", "1900-01-01", "f") and
+  // columns whose tokens are not: each value reads the same whichever way the column is checked.
+  const s = parseSchema({
+    null_tokens: ["", "-", "0"],
+    columns: [
+      { name: "n", type: "integer", default: 7 },
+      { name: "d", type: "date", null_tokens: ["", "1900-01-01"] },
+      { name: "b", type: "boolean", null_tokens: ["", " f "] },
+      { name: "x", type: "double", null_tokens: ["", "NA"] },
+      { name: "t", type: "timestamp", null_tokens: ["", "never"] },
+    ],
+  });
+  const t = new RowTransformer({
+    schema: s,
+    positions: resolveColumns(s, ["n", "d", "b", "x", "t"]),
+    headerLength: 5,
+  });
+  assert.equal(
+    t.apply(["0", "1900-01-01", "f", " NA ", "never"]),
+    "7\t\\N\t\\N\t\\N\t\\N\n",
+  );
+  assert.equal(
+    t.apply([" 05 ", " 2023-01-05\t", "\u00a0t\u3000", "1e3 ", " 2023-01-05T10:00 "]),
+    "05\t2023-01-05\tt\t1e3\t2023-01-05T10:00\n",
+  );
+  assert.equal(t.apply(["-", "", " ", "", ""]), "7\t\\N\t\\N\t\\N\t\\N\n");
+  assert.equal(t.apply(["00", "x", "t", "1", ""]), undefined);
+  assert.equal(t.reason, 'd: not a date (YYYY-MM-DD): "x"');
+});
+
 Deno.test("schema: zod errors name the field and quote the value", () => {
   const bad = (input: unknown) => {
     try {

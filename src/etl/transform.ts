@@ -110,6 +110,23 @@ export interface TransformOptions {
   widen?: boolean;
 }
 
+/**
+ * Whether column `col`'s converter may run before its trim and null tests: a typed column
+ * without a format (unformatted converters accept no value with a space at either end), none
+ * of whose null tokens the converter accepts.
+ */
+function direct(col: ColumnSpec, convert: Converter, schema: Schema): number {
+  if (col.type === "text" || col.format !== undefined) return 0;
+  const tokens = col.null_tokens ?? schema.null_tokens ?? DEFAULT_NULL_TOKENS;
+  const out = new CopyBuffer(64);
+  for (const t of tokens) {
+    const b = new TextEncoder().encode(t.trim());
+    out.pos = 0;
+    if (convert(b, 0, b.length, out) === null) return 0;
+  }
+  return 1;
+}
+
 /** The reason-count key for records with the wrong number of fields. */
 export const RAGGED = "wrong number of fields";
 
@@ -124,6 +141,13 @@ export class RowTransformer {
   readonly #default: (Uint8Array | undefined)[];
   readonly #required: boolean[];
   readonly #isText: boolean[];
+  /**
+   * Columns whose converter can run on the raw field first: typed, without a format, and no
+   * null token of theirs converts. A value such a converter accepts has no space around it and
+   * is no null token (see {@linkcode direct}), so the trim and null tests can wait for a value
+   * it refuses.
+   */
+  readonly #direct: Uint8Array;
   readonly #names: string[];
   /** The columns as they are now: types change as they widen. */
   readonly #columns: ColumnSpec[];
@@ -159,6 +183,7 @@ export class RowTransformer {
     });
     this.#required = schema.columns.map((c) => c.required === true);
     this.#isText = schema.columns.map((c) => c.type === "text");
+    this.#direct = Uint8Array.from(schema.columns, (c, i) => direct(c, this.#convert[i], schema));
     this.#defaultedCounts = schema.columns.map(() => 0);
     this.#defaultedNow = new Int32Array(this.#n);
   }
@@ -183,6 +208,14 @@ export class RowTransformer {
     for (let c = 0; c < n; c++) {
       const f = positions[c];
       const s0 = starts[f], e0 = ends[f];
+      if (this.#direct[c] === 1) {
+        const at = out.pos;
+        if (this.#convert[c](b, s0, e0, out) === null) {
+          out.byte(c === n - 1 ? 10 : 9);
+          continue;
+        }
+        out.pos = at;
+      }
       let s = s0, e = e0;
       if (mayNeedTrim(b, s, e)) {
         s = trimStart(b, s, e);
@@ -256,6 +289,7 @@ export class RowTransformer {
       col.type = to;
       delete col.format;
       this.#isText[c] = to === "text";
+      this.#direct[c] = 0;
       if (convert) this.#convert[c] = convert;
       return true;
     }
