@@ -104,16 +104,22 @@ async function readBody(
 ): Promise<Uint8Array> {
   const reader = body.getReader();
   let timedOut = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  // Cancelling the reader ends a read that is waiting for bytes that do not come.
-  const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      timedOut = true;
-      reader.cancel().catch(() => {});
-    }, Math.max(0, Math.min(stallMs, deadline - performance.now())));
+  let lastChunk = performance.now();
+  // One timer per body, not one per chunk: when it fires early (a chunk came since it was set) it
+  // sets itself again for what is left. Setting and clearing a timer per chunk was ~10% of the
+  // server's CPU for a POST (two setTimeout and three clearTimeout for a one-chunk body).
+  const due = () => Math.min(lastChunk + stallMs, deadline);
+  const expire = () => {
+    const left = due() - performance.now();
+    if (left > 0) {
+      timer = setTimeout(expire, left);
+      return;
+    }
+    timedOut = true;
+    // Cancelling the reader ends a read that is waiting for bytes that do not come.
+    reader.cancel().catch(() => {});
   };
-  arm();
+  let timer: ReturnType<typeof setTimeout> = setTimeout(expire, Math.max(0, due() - lastChunk));
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
@@ -132,7 +138,7 @@ async function readBody(
         throw tooLarge(maxBytes);
       }
       chunks.push(result.value);
-      arm();
+      lastChunk = performance.now();
     }
   } finally {
     clearTimeout(timer);
