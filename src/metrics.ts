@@ -56,95 +56,11 @@ export class Metrics implements MetricsSource {
   readonly #registry: Registry = new Registry();
   /** Counts every request and times it; put it before every other middleware. */
   readonly middleware: MetricsMiddleware;
-  readonly #inFlight: Gauge;
 
   /** Registers this server's metrics in a registry of its own (not prom-client's global one). */
   constructor(options: MetricsOptions) {
-    const registry = this.#registry;
-    // The metrics of @hono/prometheus (same names, labels and buckets), counted here: its
-    // middleware built three label objects and read node's process.hrtime() per request.
-    const labelNames = ["method", "status", "ok", "route"];
-    const duration = new Histogram({
-      name: "http_request_duration_seconds",
-      help: "Duration of HTTP requests in seconds",
-      labelNames,
-      buckets: [.005, .01, .025, .05, .075, .1, .25, .5, .75, 1, 2.5, 5, 7.5, 10],
-      registers: [registry],
-    });
-    const total = new Counter({
-      name: "http_requests_total",
-      help: "Total number of HTTP requests",
-      labelNames,
-      registers: [registry],
-    });
-    this.#inFlight = new Gauge({
-      name: "http_requests_in_flight",
-      help: "Requests being received or handled",
-      registers: [registry],
-    });
-    const inFlight = this.#inFlight;
-    // One label object per method, route and status, made once.
-    const labelSets = new Map<string, Record<string, string>>();
-    this.middleware = async function metrics(c, next) {
-      const started = performance.now();
-      inFlight.inc();
-      try {
-        await next();
-      } finally {
-        inFlight.dec();
-        const { method } = c.req;
-        const route = c.req.routePath;
-        const { status } = c.res;
-        const key = `${method} ${status} ${route}`;
-        let labels = labelSets.get(key);
-        if (!labels) {
-          labels = { method, route, status: String(status), ok: String(c.res.ok) };
-          labelSets.set(key, labels);
-        }
-        duration.observe(labels, (performance.now() - started) / 1000);
-        total.inc(labels);
-      }
-    };
-    const { db } = options;
-    new Gauge({
-      name: "taskapi_db_connections",
-      help: "Database connections by state: in_use, idle, and waiting (requests queued for one)",
-      labelNames: ["state"],
-      registers: [registry],
-      collect() {
-        const s = db.poolStats();
-        this.set({ state: "in_use" }, s.total - s.idle);
-        this.set({ state: "idle" }, s.idle);
-        this.set({ state: "waiting" }, s.waiting);
-      },
-    });
-    new Gauge({
-      name: "taskapi_workers",
-      help: "Isolates whose registries this answer sums (WORKERS; 1 for a single isolate)",
-      registers: [registry],
-      collect() {
-        this.set(1);
-      },
-    });
-    const memory = (name: string, help: string, read: (m: Deno.MemoryUsage) => number) =>
-      new Gauge({
-        name,
-        help,
-        registers: [registry],
-        // One process: with several isolates every one reports the same resident size.
-        aggregator: name === "process_resident_memory_bytes" ? "max" : "sum",
-        collect() {
-          this.set(read(Deno.memoryUsage()));
-        },
-      });
-    memory("process_resident_memory_bytes", "Resident memory size in bytes", (m) => m.rss);
-    memory("deno_heap_used_bytes", "V8 heap in use, bytes", (m) => m.heapUsed);
-    memory("deno_heap_total_bytes", "V8 heap reserved, bytes", (m) => m.heapTotal);
-    memory(
-      "deno_external_memory_bytes",
-      "Memory outside the V8 heap held by JS objects, bytes",
-      (m) => m.external,
-    );
+    this.middleware = requestMetrics(this.#registry);
+    registerGauges(this.#registry, options.db);
   }
 
   /** This registry's metrics in Prometheus' text format. */
@@ -156,6 +72,96 @@ export class Metrics implements MetricsSource {
   snapshot(): Promise<MetricsSnapshot> {
     return this.#registry.getMetricsAsJSON() as Promise<MetricsSnapshot>;
   }
+}
+
+/** Requests by method, status and route (count and latency) and those in flight, in `registry`. */
+function requestMetrics(registry: Registry): MetricsMiddleware {
+  // The metrics of @hono/prometheus (same names, labels and buckets), counted here: its
+  // middleware built three label objects and read node's process.hrtime() per request.
+  const labelNames = ["method", "status", "ok", "route"];
+  const duration = new Histogram({
+    name: "http_request_duration_seconds",
+    help: "Duration of HTTP requests in seconds",
+    labelNames,
+    buckets: [.005, .01, .025, .05, .075, .1, .25, .5, .75, 1, 2.5, 5, 7.5, 10],
+    registers: [registry],
+  });
+  const total = new Counter({
+    name: "http_requests_total",
+    help: "Total number of HTTP requests",
+    labelNames,
+    registers: [registry],
+  });
+  const inFlight = new Gauge({
+    name: "http_requests_in_flight",
+    help: "Requests being received or handled",
+    registers: [registry],
+  });
+  // One label object per method, route and status, made once.
+  const labelSets = new Map<string, Record<string, string>>();
+  return async function metrics(c, next) {
+    const started = performance.now();
+    inFlight.inc();
+    try {
+      await next();
+    } finally {
+      inFlight.dec();
+      const { method } = c.req;
+      const route = c.req.routePath;
+      const { status } = c.res;
+      const key = `${method} ${status} ${route}`;
+      let labels = labelSets.get(key);
+      if (!labels) {
+        labels = { method, route, status: String(status), ok: String(c.res.ok) };
+        labelSets.set(key, labels);
+      }
+      duration.observe(labels, (performance.now() - started) / 1000);
+      total.inc(labels);
+    }
+  };
+}
+
+/** The pool's connections by state, the isolate count and the process's memory, in `registry`. */
+function registerGauges(registry: Registry, db: Database): void {
+  new Gauge({
+    name: "taskapi_db_connections",
+    help: "Database connections by state: in_use, idle, and waiting (requests queued for one)",
+    labelNames: ["state"],
+    registers: [registry],
+    collect() {
+      const s = db.poolStats();
+      this.set({ state: "in_use" }, s.total - s.idle);
+      this.set({ state: "idle" }, s.idle);
+      this.set({ state: "waiting" }, s.waiting);
+    },
+  });
+  new Gauge({
+    name: "taskapi_workers",
+    help: "Isolates whose registries this answer sums (WORKERS; 1 for a single isolate)",
+    registers: [registry],
+    collect() {
+      this.set(1);
+    },
+  });
+  const memory = (name: string, help: string, read: (m: Deno.MemoryUsage) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      // One process: with several isolates every one reports the same resident size.
+      aggregator: name === "process_resident_memory_bytes" ? "max" : "sum",
+      collect() {
+        this.set(read(Deno.memoryUsage()));
+      },
+    });
+  memory("process_resident_memory_bytes", "Resident memory size in bytes", (m) => m.rss);
+  memory("deno_heap_used_bytes", "V8 heap in use, bytes", (m) => m.heapUsed);
+  memory("deno_heap_total_bytes", "V8 heap reserved, bytes", (m) => m.heapTotal);
+  memory(
+    "deno_external_memory_bytes",
+    "Memory outside the V8 heap held by JS objects, bytes",
+    (m) => m.external,
+  );
 }
 
 /**
