@@ -7,8 +7,9 @@
  */
 import { createStatement } from "../src/etl/target_table.ts";
 import { type GenerateResult, schemaFor } from "./generate_csv.ts";
-import type { LoaderPlan } from "./loader_bench.ts";
+import { loaderArgs, type LoaderPlan } from "./loader_bench.ts";
 import { psql } from "./pg.ts";
+import { run } from "./proc.ts";
 import type { Figures } from "./report.ts";
 import { fmt, fmtInt, judge, ratios, ratioTarget, type Target } from "./stats.ts";
 
@@ -43,12 +44,21 @@ export const LOADER_PLAN: LoaderPlan = {
       prepare: halfLoaded,
       label: () => "loader `--key id --on-conflict update`, into a table holding every other id",
     },
+    {
+      id: "loader_reload",
+      input: "clean",
+      args: ["--key=id", "--on-conflict=update"],
+      prepare: fullyLoaded,
+      label: () =>
+        "loader `--key id --on-conflict update`, the same file again (every row unchanged)",
+    },
   ],
   ratios: ratios(`
     loader           copy    loader ÷ \\copy, clean
     loader_defective copy    loader on the defective file ÷ \\copy on the clean one
     loader_gz        loader  loader, gzip input ÷ plain input
     loader_upsert    loader  loader, --on-conflict update into a half-full table ÷ plain load
+    loader_reload    loader  loader, --on-conflict update of the same file again ÷ plain load
   `),
 };
 
@@ -67,6 +77,22 @@ async function halfLoaded(db: string, table: string, input: GenerateResult): Pro
     `DO $$ BEGIN IF to_regclass('ingest_loads') IS NOT NULL THEN
        DELETE FROM ingest_loads WHERE table_name = '${table}'; END IF; END $$`,
   );
+}
+
+/**
+ * The reload run's table before it loads: the file loaded into it by the loader itself (so every
+ * value is what the loader writes), with `id` as its primary key and no load of it recorded.
+ */
+async function fullyLoaded(db: string, table: string, input: GenerateResult): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "bench_reload_" });
+  try {
+    const args = [...await loaderArgs(db, dir, input.path, table), "--key=id"];
+    const r = await run("deno", args, { NO_COLOR: "1" });
+    if (r.code !== 0) throw new Error(`loading ${table} before the reload: ${r.stderr.trim()}`);
+    await psql(db, `DELETE FROM ingest_loads WHERE table_name = '${table}'`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 /** CPU seconds a role (`loader`, `postgres`) used in a loader run, averaged over its rounds. */

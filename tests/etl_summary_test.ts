@@ -14,6 +14,7 @@ const summary: IngestSummary = {
   rows_rejected: 50_000,
   rows_ignored: 0,
   rows_updated: 0,
+  rows_unchanged: 0,
   rejected_by_reason: { "age: not an integer": 20_000, "wrong number of fields": 30_000 },
   defaulted: { active: 12 },
   widenings: [],
@@ -57,6 +58,10 @@ Deno.test("summary: preamble, comments, keys ignored or updated, widenings, stan
   assert.match(text, /^preamble\s+2 lines skipped above the header$/m);
   assert.match(text, /^comments\s+1 line dropped$/m);
   assert.match(text, /^rows loaded\s+950,000 {2}\(12 over existing keys\)$/m);
+  assert.match(
+    formatSummary({ ...summary, rows_updated: 1_200, rows_unchanged: 1_100 }),
+    /^rows loaded\s+950,000 {2}\(1,200 over existing keys, 1,100 of them unchanged\)$/m,
+  );
   assert.match(text, /^rows ignored\s+30 {2}\(key already there\)$/m);
   assert.match(text, /^widened\s+n: integer → bigint at line 10001 \("3000000000"\)$/m);
   assert.doesNotMatch(formatSummary(summary), /preamble|comments|ignored|widened/);

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { EXIT_USAGE } from "../src/errors.ts";
 import { ingest, type IngestOptions } from "../src/etl/ingest.ts";
+import { formatSummary } from "../src/etl/summary.ts";
 import type { Schema } from "../src/etl/schema.ts";
 import { openTestDb, uniqueName } from "./db_helpers.ts";
 import { readRejects, tempDir } from "./etl_helpers.ts";
@@ -202,6 +203,57 @@ Deno.test("upsert: --key and --on-conflict, on the database", async (t) => {
           score: 102,
         }]);
         assert.deepEqual(got[20], { id: 21, name: "n21a", score: 21 });
+      },
+    );
+
+    await t.step(
+      "update: a row already holding its record's values is left as it is, counted unchanged",
+      async () => {
+        // Last week's file, then this week's: keys 1..15 as they were (key 3 also once changed,
+        // then back), 16..20 changed, 21..25 new, and key 30 refused by the CHECK in batch 2 (its
+        // batch goes through the row-by-row path). Batches of 7.
+        const table = uniqueName("same");
+        await db.exec(
+          `CREATE TABLE "${table}" (id integer PRIMARY KEY, name text, score integer CHECK (score < 500))`,
+        );
+        const week1 = Array.from({ length: 20 }, (_, k) => [k + 1, `v${k + 1}`, k + 1]);
+        const f1 = await csv(`${dir.path}/week1.csv`, week1);
+        assert.equal((await load({ file: f1, table, key: ["id"] })).exitCode, 0);
+        const xmin = async () =>
+          new Map(
+            (await db.query<{ id: number; x: string }>(
+              `SELECT id, xmin::text AS x FROM "${table}"`,
+            )).map((r) => [r.id, r.x]),
+          );
+        const before = await xmin();
+        const week2 = Array.from({ length: 25 }, (_, k) => {
+          const id = k + 1;
+          return [id, `v${id}`, id >= 16 && id <= 20 ? id + 100 : id];
+        });
+        week2.splice(2, 0, [3, "changed", 999]);
+        week2.splice(9, 0, [30, "bad", 600]);
+        const f2 = await csv(`${dir.path}/week2.csv`, week2);
+        const rejectsPath = `${dir.path}/same.rejects.csv`;
+        const r = await load({ file: f2, table, key: ["id"], onConflict: "update", rejectsPath });
+        assert.equal(r.exitCode, 0, r.error?.message ?? "");
+        assert.equal(r.summary.rows_rejected, 1);
+        assert.equal(r.summary.rows_loaded, 26);
+        assert.equal(r.summary.rows_updated, 21, "20 existing keys and key 3's first record");
+        assert.equal(r.summary.rows_unchanged, 15);
+        assert.match(formatSummary(r.summary), /21 over existing keys, 15 of them unchanged/);
+        const after = await xmin();
+        for (let id = 1; id <= 15; id++) assert.equal(after.get(id), before.get(id), `key ${id}`);
+        for (let id = 16; id <= 20; id++) {
+          assert.notEqual(after.get(id), before.get(id), `key ${id}`);
+        }
+        assert.deepEqual(
+          await rows(table),
+          week2.filter((w) => w[0] !== 30 && w[1] !== "changed").map(([id, name, score]) => ({
+            id: Number(id),
+            name: String(name),
+            score: Number(score),
+          })).sort((a, b) => a.id - b.id),
+        );
       },
     );
   } finally {

@@ -39,6 +39,8 @@ export interface LoadProgress {
   rowsIgnored: number;
   /** Records loaded over an existing row of their key (`--on-conflict update`). */
   rowsUpdated: number;
+  /** Of the `rowsUpdated`, records whose key's row already held their values (left as it was). */
+  rowsUnchanged: number;
   /** Columns widened so far, in order. */
   widenings: RecordedWidening[];
   rejectedByReason: Record<string, number>;
@@ -71,6 +73,7 @@ interface Row {
   rows_rejected: string | number;
   rows_ignored: string | number;
   rows_updated: string | number;
+  rows_unchanged: string | number;
   widenings: RecordedWidening[] | string;
   schema_inferred: boolean;
   rejected_by_reason: Record<string, number> | string;
@@ -105,6 +108,7 @@ export async function findLoad(db: Queryable, key: LoadKey): Promise<LoadState |
     rowsRejected: Number(r.rows_rejected),
     rowsIgnored: Number(r.rows_ignored),
     rowsUpdated: Number(r.rows_updated),
+    rowsUnchanged: Number(r.rows_unchanged),
     widenings: json(r.widenings),
     schemaInferred: r.schema_inferred,
     rejectedByReason: json(r.rejected_by_reason),
@@ -134,7 +138,8 @@ export async function startLoad(
        file_path = EXCLUDED.file_path, file_size = EXCLUDED.file_size, schema = EXCLUDED.schema,
        schema_inferred = EXCLUDED.schema_inferred,
        rejects_path = EXCLUDED.rejects_path, status = 'running', records_done = 0, last_line = 1,
-       rows_loaded = 0, rows_rejected = 0, rows_ignored = 0, rows_updated = 0, widenings = '[]',
+       rows_loaded = 0, rows_rejected = 0, rows_ignored = 0, rows_updated = 0, rows_unchanged = 0,
+       widenings = '[]',
        rejected_by_reason = '{}', defaulted = '{}',
        rejects_bytes = 0, batches = 0, started_at = now(), updated_at = now(), finished_at = NULL`,
     [
@@ -167,7 +172,7 @@ export async function saveProgress(
        status = CASE WHEN $11::boolean THEN 'complete' ELSE status END,
        finished_at = CASE WHEN $11::boolean THEN now() ELSE finished_at END,
        rows_ignored = $12, rows_updated = $13, widenings = $14,
-       schema = coalesce($15::jsonb, schema)
+       schema = coalesce($15::jsonb, schema), rows_unchanged = $16
      WHERE table_name = $1 AND fingerprint = $2`,
     [
       key.table,
@@ -185,6 +190,7 @@ export async function saveProgress(
       p.rowsUpdated,
       JSON.stringify(p.widenings),
       schema === undefined ? null : JSON.stringify(schema),
+      p.rowsUnchanged,
     ],
   );
 }

@@ -22,6 +22,7 @@ import task_totals_inline from "../../sql/033_task_totals_inline.sql" with { typ
 import ingest_keys_widening from "../../sql/050_ingest_keys_widening.sql" with {
   type: "text",
 };
+import ingest_unchanged from "../../sql/051_ingest_unchanged.sql" with { type: "text" };
 
 /** One numbered SQL file from `sql/`. */
 export interface Migration {
@@ -46,4 +47,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: "032", name: "task_totals_shards", sql: task_totals_shards },
   { version: "033", name: "task_totals_inline", sql: task_totals_inline },
   { version: "050", name: "ingest_keys_widening", sql: ingest_keys_widening },
+  { version: "051", name: "ingest_unchanged", sql: ingest_unchanged },
 ];

@@ -53,10 +53,12 @@ export interface BatchResult {
   ignored: number;
   /** Rows loaded over an existing row of their key (`--on-conflict update`). */
   updated: number;
+  /** Of the `updated`, rows whose key's row already held their values (left as it was). */
+  unchanged: number;
 }
 
 /** A batch whose rows all went in. */
-export const ALL_LOADED: BatchResult = { refused: [], ignored: 0, updated: 0 };
+export const ALL_LOADED: BatchResult = { refused: [], ignored: 0, updated: 0, unchanged: 0 };
 
 /** One batch's commit: the batch, sealed; the progress committed before it; where it writes. */
 export interface BatchCommit {
@@ -74,6 +76,7 @@ export function noProgress(): LoadProgress {
     rowsRejected: 0,
     rowsIgnored: 0,
     rowsUpdated: 0,
+    rowsUnchanged: 0,
     widenings: [],
     rejectedByReason: {},
     defaulted: {},
@@ -123,7 +126,7 @@ export async function writeCommit(
   result: BatchResult = ALL_LOADED,
 ): Promise<LoadProgress> {
   const { batch, before, to } = commit;
-  const { refused, ignored, updated } = result;
+  const { refused, ignored, updated, unchanged } = result;
   const { rejects } = to;
   // A copy: the pooled buffer is reused once this batch is done.
   rejects.addEncoded(batch.rejectText.bytes().slice(), batch.rejected);
@@ -149,6 +152,7 @@ export async function writeCommit(
     rowsRejected: before.rowsRejected + batch.rejected + refused.length,
     rowsIgnored: before.rowsIgnored + ignored,
     rowsUpdated: before.rowsUpdated + updated,
+    rowsUnchanged: before.rowsUnchanged + unchanged,
     widenings: [
       ...before.widenings,
       ...batch.widenings.map(({ name, from, to, line, value }) => ({

@@ -164,6 +164,7 @@ function summarize(
     rows_rejected: done.rowsRejected - start.rowsRejected,
     rows_ignored: done.rowsIgnored - start.rowsIgnored,
     rows_updated: done.rowsUpdated - start.rowsUpdated,
+    rows_unchanged: done.rowsUnchanged - start.rowsUnchanged,
     rejected_by_reason: countsSince(start.rejectedByReason, done.rejectedByReason),
     defaulted: pipeline?.defaulted ?? {},
     widenings: done.widenings.slice(start.widenings.length),

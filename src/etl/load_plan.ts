@@ -296,7 +296,8 @@ function resumeFrom(options: IngestOptions, state: LoadState): LoadProgress {
     });
   }
   const { recordsDone, lastLine, rowsLoaded, rowsRejected, rejectedByReason } = state;
-  const { defaulted, rejectsBytes, batches, rowsIgnored, rowsUpdated, widenings } = state;
+  const { defaulted, rejectsBytes, batches, rowsIgnored, rowsUpdated, rowsUnchanged } = state;
+  const { widenings } = state;
   return {
     recordsDone,
     lastLine,
@@ -304,6 +305,7 @@ function resumeFrom(options: IngestOptions, state: LoadState): LoadProgress {
     rowsRejected,
     rowsIgnored,
     rowsUpdated,
+    rowsUnchanged,
     widenings,
     rejectedByReason,
     defaulted,

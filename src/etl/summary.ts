@@ -40,6 +40,11 @@ export interface IngestSummary {
    * table, or earlier in the file. Counted in `rows_loaded` too.
    */
   rows_updated: number;
+  /**
+   * Of the `rows_updated`, records whose key's row already held their values: left as it was,
+   * not rewritten (`--on-conflict update`).
+   */
+  rows_unchanged: number;
   /** Rejected rows per reason (column and kind, without the value). */
   rejected_by_reason: Record<string, number>;
   /** Missing values that became their column's default, per column. */
@@ -109,6 +114,12 @@ function lineCount(n: number): string {
   return `${num(n)} line${n === 1 ? "" : "s"}`;
 }
 
+/** `12 over existing keys`, and how many of those were left as they were. */
+function overKeys(s: IngestSummary): string {
+  const unchanged = s.rows_unchanged ? `, ${num(s.rows_unchanged)} of them unchanged` : "";
+  return `${num(s.rows_updated)} over existing keys${unchanged}`;
+}
+
 /**
  * The summary as aligned text lines, for stdout.
  *
@@ -132,7 +143,7 @@ export function formatSummary(s: IngestSummary): string {
   row("rows read", num(s.rows_read));
   row(
     "rows loaded",
-    num(s.rows_loaded) + (s.rows_updated ? `  (${num(s.rows_updated)} over existing keys)` : ""),
+    num(s.rows_loaded) + (s.rows_updated ? `  (${overKeys(s)})` : ""),
   );
   if (s.rows_ignored > 0) row("rows ignored", `${num(s.rows_ignored)}  (key already there)`);
   row("rows rejected", num(s.rows_rejected) + (s.rows_rejected ? `  (see ${s.rejects_file})` : ""));

@@ -10,7 +10,12 @@
  *   rejected with the database's reason (`duplicate key value violates unique constraint
  *   "people_pkey"`); the rest of the batch loads.
  * - `update`: the last record of a key in the batch goes in (earlier ones are superseded), as an
- *   insert or an update of the row already there (`INSERT ... ON CONFLICT DO UPDATE`).
+ *   insert or an update of the row already there (`INSERT ... ON CONFLICT DO UPDATE`). A row that
+ *   already holds the record's values is left as it is, not rewritten: loading next week's file
+ *   over this week's writes only the rows that changed (no new row versions, index entries or
+ *   WAL for the others, and no update triggers fired for them). They are counted as `unchanged`.
+ *   The values are compared with their types' `=` (`IS DISTINCT FROM`): every type a loaded
+ *   column may have (`target_table.ts`) has one.
  * - `ignore`: the first record of a key in the batch goes in unless the key is in the table
  *   (`ON CONFLICT DO NOTHING`); the others are counted as ignored.
  *
@@ -22,7 +27,7 @@
  * const plan = { table: "people", columns: ["id", "name"], key: ["id"], onConflict: "update", constraint: "people_pkey" } as const;
  * await tx.exec(stageStatement(plan));
  * await tx.copyFrom(stageCopyStatement(plan), rows);
- * const { refused, ignored, updated } = await mergeStage(tx, plan);
+ * const { refused, ignored, updated, unchanged } = await mergeStage(tx, plan, staged);
  * ```
  *
  * @module
@@ -51,6 +56,11 @@ export interface UpsertPlan {
   constraint: string;
 }
 
+/** The non-key columns, which an `update` writes. */
+function others(p: Pick<UpsertPlan, "columns" | "key">): string[] {
+  return p.columns.filter((c) => !p.key.includes(c));
+}
+
 /** A row the merge did not load: its place among the staged rows, and why. */
 export interface StagedRefusal {
   position: number;
@@ -65,6 +75,14 @@ export interface MergeOutcome {
   ignored: number;
   /** Rows loaded over an existing row of their key, or superseded in the batch (`update`). */
   updated: number;
+  /** Of the `updated`, rows whose key's row already held their values, left as it was. */
+  unchanged: number;
+}
+
+/** What one merge statement did: rows it inserted, and rows it inserted or updated. */
+interface Written {
+  inserted: number;
+  written: number;
 }
 
 const STAGE = "_ingest_stage";
@@ -111,25 +129,28 @@ function supersededSql(p: UpsertPlan): string {
     SELECT count(*)::int AS n FROM gone`;
 }
 
-/** Inserts the staged rows (those of `$1`, a tid[], when `subset`); returns new keys' count. */
+/**
+ * Inserts the staged rows (those of `$1`, a tid[], when `subset`); counts the new keys and the
+ * rows written (a row already holding a record's values is not: see the module documentation).
+ */
 function insertSql(p: UpsertPlan, subset: boolean): string {
   const cols = list(p.columns);
-  const others = p.columns.filter((c) => !p.key.includes(c));
+  const set = others(p);
   const onConflict = p.onConflict === "error"
     ? ""
-    : p.onConflict === "ignore" || others.length === 0
+    : p.onConflict === "ignore" || set.length === 0
     ? ` ON CONFLICT (${list(p.key)}) DO NOTHING`
     : ` ON CONFLICT (${list(p.key)}) DO UPDATE SET ${
-      others.map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`).join(", ")
-    }`;
+      set.map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`).join(", ")
+    } WHERE ROW(${list(set, "t.")}) IS DISTINCT FROM ROW(${list(set, "EXCLUDED.")})`;
   const where = subset ? " WHERE ctid = ANY($1::tid[])" : "";
   // In the file's order (a key's first record wins under DO NOTHING); update's keys are unique.
   const order = p.onConflict === "update" ? "" : " ORDER BY ctid";
   // xmax is 0 on a row this statement inserted, and set on one it updated.
-  return `WITH ins AS (INSERT INTO ${quoteTable(p.table)} (${cols})
+  return `WITH ins AS (INSERT INTO ${quoteTable(p.table)} AS t (${cols})
       SELECT ${cols} FROM ${STAGE}${where}${order}${onConflict}
       RETURNING (xmax = 0) AS fresh)
-    SELECT count(*) FILTER (WHERE fresh)::int AS inserted FROM ins`;
+    SELECT count(*) FILTER (WHERE fresh)::int AS inserted, count(*)::int AS written FROM ins`;
 }
 
 /** The reason PostgreSQL gives for a duplicate key, for a row the `error` mode rejects. */
@@ -157,19 +178,24 @@ async function prune(
   return { conflicts: rows.map((r) => ({ position: r.n, message })), superseded: 0 };
 }
 
-/** The outcome, from the staged count, the rows refused and the new keys inserted. */
+/**
+ * The outcome, from the staged count, the rows refused, the new keys inserted and the rows that
+ * went to the table's statement but were not written (`update`: already holding their values).
+ */
 function outcome(
   p: UpsertPlan,
   staged: number,
   refused: StagedRefusal[],
-  inserted: number,
+  { inserted, unwritten }: { inserted: number; unwritten: number },
 ): MergeOutcome {
   const kept = staged - refused.length;
   refused.sort((a, b) => a.position - b.position);
+  const update = p.onConflict === "update";
   return {
     refused,
     ignored: p.onConflict === "ignore" ? kept - inserted : 0,
-    updated: p.onConflict === "update" ? kept - inserted : 0,
+    updated: update ? kept - inserted : 0,
+    unchanged: update ? unwritten : 0,
   };
 }
 
@@ -194,11 +220,11 @@ export async function mergeStage(
   const refuse = (c: string, message: string) => {
     refused.push({ position: position.get(c)!, message });
   };
-  let inserted = 0;
+  const done = { inserted: 0, unwritten: 0 };
   if (p.onConflict === "error") {
     const { conflicts } = await prune(tx, p);
     refused.push(...conflicts);
-    inserted = await insertRows(tx, p, await stagedCtids(tx), refuse);
+    await insertRows(tx, p, await stagedCtids(tx), refuse, done);
   } else {
     // In rounds: each key's winning record (the last, or the first); where the database
     // refuses it, the key's next record in the file's order is its winner in the next round.
@@ -206,7 +232,7 @@ export async function mergeStage(
       const round = await stagedCtids(tx, winnersSql(p));
       if (round.length === 0) break;
       const before = refused.length;
-      inserted += await insertRows(tx, p, round, refuse);
+      await insertRows(tx, p, round, refuse, done);
       const failed = refused.slice(before).map((r) => all[r.position].c);
       await tx.query(
         `DELETE FROM ${STAGE} s WHERE s.ctid = ANY($1::tid[]) OR NOT EXISTS (
@@ -216,7 +242,7 @@ export async function mergeStage(
       );
     }
   }
-  return outcome(p, staged, refused, inserted);
+  return outcome(p, staged, refused, done);
 }
 
 /** The staged rows' ctids, in order: all of them, or those a query of `c` picks. */
@@ -240,42 +266,43 @@ async function mergeAll(tx: Session, p: UpsertPlan, staged: number): Promise<Mer
   if (p.onConflict === "update") {
     try {
       // Most batches hold each key once: then no pass is needed to find each key's last record.
-      const [{ inserted }] = await tx.transaction((sp) =>
-        sp.query<{ inserted: number }>(insertSql(p, false))
-      );
-      return outcome(p, staged, [], inserted);
+      const [w] = await tx.transaction((sp) => sp.query<Written>(insertSql(p, false)));
+      return outcome(p, staged, [], { inserted: w.inserted, unwritten: staged - w.written });
     } catch (err) {
       // "ON CONFLICT DO UPDATE command cannot affect row a second time": a key twice.
       if ((err as { code?: unknown })?.code !== "21000") throw err;
     }
   }
   // ignore needs no pass either: the rows go in in the file's order, so a key's first stays.
-  const { conflicts } = p.onConflict === "ignore" ? { conflicts: [] } : await prune(tx, p);
-  const [{ inserted }] = await tx.query<{ inserted: number }>(insertSql(p, false));
-  return outcome(p, staged, conflicts, inserted);
+  const { conflicts, superseded } = p.onConflict === "ignore"
+    ? { conflicts: [], superseded: 0 }
+    : await prune(tx, p);
+  const [w] = await tx.query<Written>(insertSql(p, false));
+  const fed = staged - conflicts.length - superseded;
+  return outcome(p, staged, conflicts, { inserted: w.inserted, unwritten: fed - w.written });
 }
 
-/** Inserts the staged rows `ctids`, halving the set on a refusal; returns new keys' count. */
+/**
+ * Inserts the staged rows `ctids`, halving the set on a refusal; adds the new keys and the rows
+ * not written to `done`.
+ */
 async function insertRows(
   tx: Session,
   p: UpsertPlan,
   ctids: string[],
   refuse: (ctid: string, message: string) => void,
-): Promise<number> {
-  if (ctids.length === 0) return 0;
+  done: { inserted: number; unwritten: number },
+): Promise<void> {
+  if (ctids.length === 0) return;
   try {
-    return await tx.transaction(async (sp) => {
-      const [{ inserted }] = await sp.query<{ inserted: number }>(insertSql(p, true), [ctids]);
-      return inserted;
-    });
+    const [w] = await tx.transaction((sp) => sp.query<Written>(insertSql(p, true), [ctids]));
+    done.inserted += w.inserted;
+    done.unwritten += ctids.length - w.written;
   } catch (err) {
     if (err instanceof DatabaseUnavailableError || !isRowError(err)) throw err;
-    if (ctids.length === 1) {
-      refuse(ctids[0], refusal(err));
-      return 0;
-    }
+    if (ctids.length === 1) return refuse(ctids[0], refusal(err));
     const mid = ctids.length >> 1;
-    return await insertRows(tx, p, ctids.slice(0, mid), refuse) +
-      await insertRows(tx, p, ctids.slice(mid), refuse);
+    await insertRows(tx, p, ctids.slice(0, mid), refuse, done);
+    await insertRows(tx, p, ctids.slice(mid), refuse, done);
   }
 }
