@@ -66,6 +66,7 @@ export async function openServerDatabase(config: ServerConfig): Promise<Database
       dataDir: config.dataDir,
       queryTimeoutMs: QUERY_TIMEOUT_MS,
       pooler: config.pooler,
+      genericPlans: true,
     });
     const applied = await migrate(db);
     if (applied.length > 0) log.info("Applied migrations {applied}", { applied });
