@@ -19,6 +19,7 @@ import task_versions_and_sorts from "../../sql/031_task_versions_and_sorts.sql" 
 };
 import task_totals_shards from "../../sql/032_task_totals_shards.sql" with { type: "text" };
 import task_totals_inline from "../../sql/033_task_totals_inline.sql" with { type: "text" };
+import task_status_created from "../../sql/034_task_status_created.sql" with { type: "text" };
 import ingest_keys_widening from "../../sql/050_ingest_keys_widening.sql" with {
   type: "text",
 };
@@ -46,6 +47,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: "031", name: "task_versions_and_sorts", sql: task_versions_and_sorts },
   { version: "032", name: "task_totals_shards", sql: task_totals_shards },
   { version: "033", name: "task_totals_inline", sql: task_totals_inline },
+  { version: "034", name: "task_status_created", sql: task_status_created },
   { version: "050", name: "ingest_keys_widening", sql: ingest_keys_widening },
   { version: "051", name: "ingest_unchanged", sql: ingest_unchanged },
 ];

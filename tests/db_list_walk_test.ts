@@ -1,0 +1,88 @@
+/**
+ * How much of a user's tasks a list page reads, on the test database (PGlite, or PostgreSQL with
+ * DATABASE_URL): the page's own statement, as `listTasks` sends it, under `EXPLAIN ANALYZE`.
+ * A page of one status, newest first, must read about a page of rows however rare the status.
+ */
+import assert from "node:assert/strict";
+import type { Queryable, QueryOptions } from "../src/db/database.ts";
+import { listTasks, type TaskListRequest } from "../src/db/task_list.ts";
+import { openTestDb, uniqueName } from "./db_helpers.ts";
+
+type PlanNode = {
+  "Node Type": string;
+  "Relation Name"?: string;
+  "Actual Rows": number;
+  "Actual Loops": number;
+  "Rows Removed by Filter"?: number;
+  Plans?: PlanNode[];
+};
+
+/** Rows the scans of `tasks` in a plan read: those they returned and those their filter dropped. */
+function tasksRead(node: PlanNode): number {
+  const own = node["Relation Name"] === "tasks"
+    ? (node["Actual Rows"] + (node["Rows Removed by Filter"] ?? 0)) * node["Actual Loops"]
+    : 0;
+  return own + (node.Plans ?? []).reduce((n, p) => n + tasksRead(p), 0);
+}
+
+/** Runs `listTasks` and explains the page statement it sent, with its parameters. */
+async function pageReads(db: Queryable, userId: number, request: TaskListRequest) {
+  const sent: { text: string; params: unknown[] }[] = [];
+  const recorder: Queryable = {
+    query<T>(text: string, params?: unknown[], options?: QueryOptions) {
+      sent.push({ text, params: params ?? [] });
+      return db.query<T>(text, params, options);
+    },
+    exec: (text) => db.exec(text),
+  };
+  const page = await listTasks(recorder, userId, request);
+  const { text, params } = sent.find((s) => s.text.startsWith("SELECT id,"))!;
+  const [row] = await db.query<{ "QUERY PLAN": unknown }>(
+    `EXPLAIN (ANALYZE, FORMAT JSON) ${text}`,
+    params,
+  );
+  const plan = row["QUERY PLAN"];
+  const json = (typeof plan === "string" ? JSON.parse(plan) : plan) as { Plan: PlanNode }[];
+  return { items: page.tasks.length, read: tasksRead(json[0].Plan) };
+}
+
+Deno.test("list: a page of one status, newest first, reads about a page of rows", async () => {
+  const tdb = await openTestDb();
+  const db = tdb.db;
+  try {
+    const name = uniqueName("walk");
+    const [{ id }] = await db.query<{ id: number }>(
+      "INSERT INTO users (username, username_key, password_hash) VALUES ($1, $1, 'x') RETURNING id",
+      [name],
+    );
+    // 4,000 tasks, one in twenty in progress, created a millisecond apart.
+    await db.query(
+      `INSERT INTO tasks (user_id, title, status, created_at)
+       SELECT $1, 'Task ' || g, CASE WHEN g % 20 = 0 THEN 'in_progress' ELSE 'pending' END,
+              now() + g * interval '1 millisecond'
+       FROM generate_series(1, 4000) g`,
+      [id],
+    );
+    await db.exec("ANALYZE tasks");
+    const request: TaskListRequest = {
+      filter: { statuses: ["in_progress"] },
+      sort: { field: "created_at", descending: true },
+      limit: 10,
+      position: { kind: "offset", offset: 0 },
+    };
+    const newest = await pageReads(db, id, request);
+    assert.equal(newest.items, 10);
+    // 11 rows (a page and one more). Without (user_id, status, created_at, id) the 200 tasks in
+    // progress were all read and sorted, or ~220 tasks walked by (user_id, created_at, id).
+    assert.ok(newest.read <= 40, `read ${newest.read} rows for a page of 10`);
+    // Several statuses cannot walk in order: they are read and sorted, still correct.
+    const several = await listTasks(db, id, {
+      ...request,
+      filter: { statuses: ["in_progress", "completed"] },
+    });
+    const one = await listTasks(db, id, request);
+    assert.deepEqual(several.tasks.map((t) => t.id), one.tasks.map((t) => t.id));
+  } finally {
+    await tdb.close();
+  }
+});
