@@ -4,7 +4,6 @@ import { loadServerConfig } from "../src/config.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { openDatabase } from "../src/db/open.ts";
 import { ConfigError } from "../src/errors.ts";
-import { openServerDatabase } from "../src/server/start.ts";
 import { apiSuite, testConfig, wrap } from "./api_helpers.ts";
 import { openTestDb, TEST_DATABASE_URL } from "./db_helpers.ts";
 
@@ -301,36 +300,3 @@ class TcpProxy {
     }
   }
 }
-
-Deno.test({
-  name: "database: the server's connections plan each named statement once (generic plans)",
-  ignore: TEST_DATABASE_URL === undefined,
-  async fn() {
-    // Left to choose, PostgreSQL planned a searched list page afresh on every execution (custom
-    // plans: ~0.25 ms of planning for ~0.1 ms of work); the server asks for one plan per
-    // connection. A URL that sets `options` itself is left alone.
-    const mode = async (databaseUrl: string) => {
-      const db = await openServerDatabase({ ...testConfig(), databaseUrl });
-      try {
-        const [r] = await db.query<{ m: string }>("SELECT current_setting('plan_cache_mode') AS m");
-        return r.m;
-      } finally {
-        await db.close();
-      }
-    };
-    assert.equal(await mode(TEST_DATABASE_URL!), "force_generic_plan");
-    const own = new URL(TEST_DATABASE_URL!);
-    own.searchParams.set("options", "-c plan_cache_mode=auto");
-    assert.equal(await mode(own.href), "auto");
-    // The loader's connections keep PostgreSQL's own choice.
-    const loader = await openDatabase({ databaseUrl: TEST_DATABASE_URL!, dataDir: "./data" });
-    try {
-      const [r] = await loader.query<{ m: string }>(
-        "SELECT current_setting('plan_cache_mode') AS m",
-      );
-      assert.equal(r.m, "auto");
-    } finally {
-      await loader.close();
-    }
-  },
-});

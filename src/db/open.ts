@@ -38,11 +38,6 @@ export interface OpenOptions {
    * @default {none}
    */
   applicationName?: string;
-  /**
-   * A real server plans each named statement once per connection (see `PostgresOptions`).
-   * @default {false}
-   */
-  genericPlans?: boolean;
 }
 
 /**
@@ -64,7 +59,6 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       queryTimeoutMs: options.queryTimeoutMs,
       pooler: options.pooler,
       applicationName: options.applicationName,
-      genericPlans: options.genericPlans,
     });
   }
   const { openPglite } = await import("./pglite.ts");

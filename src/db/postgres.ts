@@ -58,15 +58,6 @@ export interface PostgresOptions {
    * @default {none}
    */
   applicationName?: string;
-  /**
-   * Plan each named statement once per connection (`plan_cache_mode = force_generic_plan`),
-   * unless the URL sets `options` itself; nothing with `pooler: "transaction"` (no named
-   * statements). The server wants it: left to choose, PostgreSQL kept planning a searched list
-   * page afresh on every execution (~0.25 ms of planning for ~0.1 ms of work, see
-   * bench/findings.md), and its statements serve every user alike with one plan.
-   * @default {false}
-   */
-  genericPlans?: boolean;
 }
 
 /**
@@ -189,9 +180,6 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     query_timeout: options.queryTimeoutMs || undefined,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
-    options: options.genericPlans && ctx.named && !/[?&]options=/.test(options.url)
-      ? "-c plan_cache_mode=force_generic_plan"
-      : undefined,
   });
   // An idle client whose server went away emits here; without a listener the process dies.
   pool.on("error", () => {});

@@ -66,7 +66,6 @@ export async function openServerDatabase(config: ServerConfig): Promise<Database
       dataDir: config.dataDir,
       queryTimeoutMs: QUERY_TIMEOUT_MS,
       pooler: config.pooler,
-      genericPlans: true,
     });
     const applied = await migrate(db);
     if (applied.length > 0) log.info("Applied migrations {applied}", { applied });

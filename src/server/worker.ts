@@ -74,7 +74,6 @@ class WorkerServer {
       dataDir: config.dataDir,
       queryTimeoutMs: QUERY_TIMEOUT_MS,
       pooler: config.pooler,
-      genericPlans: true,
     });
     const metrics = new SummedMetrics(new Metrics({ db }));
     const app = createApp({ db, config, metrics });
