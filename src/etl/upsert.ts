@@ -56,11 +56,6 @@ export interface UpsertPlan {
   constraint: string;
 }
 
-/** The non-key columns, which an `update` writes. */
-function others(p: Pick<UpsertPlan, "columns" | "key">): string[] {
-  return p.columns.filter((c) => !p.key.includes(c));
-}
-
 /** A row the merge did not load: its place among the staged rows, and why. */
 export interface StagedRefusal {
   position: number;
@@ -83,6 +78,12 @@ export interface MergeOutcome {
 interface Written {
   inserted: number;
   written: number;
+}
+
+/** What the merge statements of a batch did: new keys, and rows they were given but did not write. */
+interface Merged {
+  inserted: number;
+  unwritten: number;
 }
 
 const STAGE = "_ingest_stage";
@@ -135,7 +136,7 @@ function supersededSql(p: UpsertPlan): string {
  */
 function insertSql(p: UpsertPlan, subset: boolean): string {
   const cols = list(p.columns);
-  const set = others(p);
+  const set = p.columns.filter((c) => !p.key.includes(c));
   const onConflict = p.onConflict === "error"
     ? ""
     : p.onConflict === "ignore" || set.length === 0
@@ -186,7 +187,7 @@ function outcome(
   p: UpsertPlan,
   staged: number,
   refused: StagedRefusal[],
-  { inserted, unwritten }: { inserted: number; unwritten: number },
+  { inserted, unwritten }: Merged,
 ): MergeOutcome {
   const kept = staged - refused.length;
   refused.sort((a, b) => a.position - b.position);
@@ -220,7 +221,7 @@ export async function mergeStage(
   const refuse = (c: string, message: string) => {
     refused.push({ position: position.get(c)!, message });
   };
-  const done = { inserted: 0, unwritten: 0 };
+  const done: Merged = { inserted: 0, unwritten: 0 };
   if (p.onConflict === "error") {
     const { conflicts } = await prune(tx, p);
     refused.push(...conflicts);
@@ -291,7 +292,7 @@ async function insertRows(
   p: UpsertPlan,
   ctids: string[],
   refuse: (ctid: string, message: string) => void,
-  done: { inserted: number; unwritten: number },
+  done: Merged,
 ): Promise<void> {
   if (ctids.length === 0) return;
   try {
