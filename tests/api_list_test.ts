@@ -119,6 +119,30 @@ test("q: case-insensitive, title or description, % _ and \\ literal", async (api
   assert.equal(links(res.headers.get("Link")).first, "/tasks?q=100%25%20done&per_page=1");
 });
 
+test("q finds what ILIKE finds, non-ASCII case folding included", async (api) => {
+  const titles = [
+    "Crème BRÛLÉE",
+    "crème brûlée",
+    "ÉCLAIR",
+    "Straße",
+    "STRASSE",
+    "İstanbul",
+    "ǅemal",
+  ];
+  const { token, userId } = await userWith(api, titles.map((title) => ({ title })));
+  for (const q of ["brûlée", "BRÛLÉE", "é", "É", "ß", "ss", "i̇", "istanbul", "ǆ", "Ǆ"]) {
+    // The database's own ILIKE, under its own locale, is the reference.
+    const pattern = `%${q.replace(/[\\%_]/g, "\\$&")}%`;
+    const expected = (await api.db.query<{ id: number }>(
+      `SELECT id FROM tasks WHERE user_id = $1 AND (title ILIKE $2 OR description ILIKE $2)
+        ORDER BY id`,
+      [userId, pattern],
+    )).map((r) => r.id);
+    const res = await api.call("GET", `/tasks?q=${encodeURIComponent(q)}`, { token });
+    assert.deepEqual(idsOf(res.body), expected, q);
+  }
+});
+
 /** Tasks that tie on every sort column, and timestamps that differ below the millisecond. */
 async function tiedTasks(api: TestApi) {
   const specs: Spec[] = [];

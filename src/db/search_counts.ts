@@ -5,9 +5,9 @@
  * Each total is kept with the version of the user's list it was counted at: the sum of
  * `task_totals.changes` (sql/032), which every committed insert, delete and change of a task's
  * status, title, description or owner raises, in the same transaction. A page's statement reads the
- * version in its own snapshot and counts again only when it differs from the one remembered (see
- * `task_list.ts`), so a total is always the count at that statement's snapshot, as exact as a
- * count: whichever process, worker or replica wrote last.
+ * version in its own snapshot; when it differs from the one remembered, the page is read again with
+ * a count (see `task_list.ts`), so a total is always the count at its page's snapshot, as exact as
+ * a count: whichever process, worker or replica wrote last.
  *
  * @module
  */

@@ -5,19 +5,25 @@
  * What a page costs does not grow with the user's task count, except for a search:
  * - the total comes from `task_totals` (kept by triggers, sql/030 and sql/032), at most 16 rows
  *   per user, unless a search is given: then it is counted by scanning the user's matching tasks,
- *   once per version of the user's list (`search_counts.ts`): while the tasks do not change, the
- *   statement finds the remembered total still current and does not count;
+ *   once per version of the user's list (`search_counts.ts`). While a total is remembered, the
+ *   page's statement reads the list's version instead of counting; only when the version moved is
+ *   the page read again with its count, so that page and total come from one snapshot;
  * - a cursor page walks the sort's index (sql/031) from the cursor and stops after a page, the
  *   last page walks it backwards from the end; only `page=N` pays an `OFFSET`.
  *
- * One round trip per page: the total (and whether rows exist on the far side of a cursor) rides
- * along as uncorrelated scalar subqueries, which PostgreSQL runs once. Each shape of query (sort,
- * direction, position, filters) is one fixed SQL text under one statement name.
+ * One round trip per page (two for a search whose tasks changed since it was last counted): the
+ * total (and whether rows exist on the far side of a cursor) rides along as uncorrelated scalar
+ * subqueries, which PostgreSQL runs once. Each shape of query (sort, direction, position,
+ * filters) is one fixed SQL text under one statement name.
+ *
+ * PostgreSQL plans these statements afresh on every execution (their `LIMIT` is a parameter,
+ * which makes its generic plan look dearer), so what the planner must weigh counts as much as what
+ * runs: a search is written without an `ILIKE` pattern, and counts only when it must.
  *
  * @module
  */
 import type { Queryable } from "./database.ts";
-import { type SearchCount, SearchCounts, searchCountsOf } from "./search_counts.ts";
+import { SearchCounts, searchCountsOf } from "./search_counts.ts";
 import { COLUMNS, type Task, type TaskStatus } from "./tasks.ts";
 
 /** The columns a list may be sorted by. */
@@ -92,8 +98,8 @@ export function firstPage(limit: number): TaskListRequest {
   };
 }
 
-/** `total` is -1 when the remembered total of a search is still current; `v` is the version. */
-type Row = Task & { k?: string; total: number; edge?: boolean; v?: string };
+/** `v` is a searched list's version; `total` is absent when the statement did not count. */
+type Row = Task & { k?: string; total?: number; edge?: boolean; v?: string };
 
 // ids are int4: no user has 2^31 tasks, so a larger offset is past the end without asking.
 const MAX_OFFSET = 2 ** 31;
@@ -121,31 +127,27 @@ export async function listTasks(
     counts: searchCountsOf(db),
     key: SearchCounts.key(userId, filter.statuses, filter.search),
   };
-  // Captured now: the statement compares its version, and a hit means this entry's count.
   const known = searched?.counts.get(searched.key);
-  const statement = new ListStatement(userId, request, known);
-  const pageSql = position.kind === "offset" && position.offset >= MAX_OFFSET
-    ? undefined
-    : statement.page();
-  const rows = pageSql ? await db.query<Row>(pageSql.text, pageSql.params, pageSql) : [];
-  const totalOf = (row: Row) => {
-    if (!searched) return row.total;
-    if (row.total === -1) return known!.count;
-    searched.counts.set(searched.key, { version: row.v!, count: row.total });
-    return row.total;
-  };
+  let { rows, head } = await fetchPage(db, new ListStatement(userId, request, !known));
+  let total: number;
+  if (head.total === undefined && known && head.v === known.version) total = known.count;
+  else {
+    // The tasks changed since the remembered count: the page again, with its count, so that
+    // page and total come from one snapshot.
+    if (head.total === undefined) {
+      ({ rows, head } = await fetchPage(db, new ListStatement(userId, request)));
+    }
+    total = head.total!;
+    searched?.counts.set(searched.key, { version: head.v!, count: total });
+  }
   if (rows.length === 0) {
-    // Nothing on this page: the total and the edge have no row to ride on.
-    const count = statement.count();
-    const [row] = await db.query<Row>(count.text, count.params, count);
     return {
       tasks: [],
-      total: totalOf(row),
-      hasBefore: position.kind === "offset" ? position.offset > 0 : Boolean(row.edge),
-      hasAfter: position.kind === "before" ? Boolean(row.edge) : false,
+      total,
+      hasBefore: position.kind === "offset" ? position.offset > 0 : Boolean(head.edge),
+      hasAfter: position.kind === "before" ? Boolean(head.edge) : false,
     };
   }
-  const total = totalOf(rows[0]);
   let page: Row[];
   let hasBefore: boolean, hasAfter: boolean;
   switch (position.kind) {
@@ -177,6 +179,25 @@ export async function listTasks(
     firstCursor: cursorOf(field, page[0]),
     lastCursor: cursorOf(field, page[page.length - 1]),
   };
+}
+
+/**
+ * A page's rows and the row its total rides on: the first, or when the page is empty, the row of
+ * a statement that reads only the total and the edge.
+ */
+async function fetchPage(db: Queryable, statement: ListStatement): Promise<{
+  rows: Row[];
+  head: Row;
+}> {
+  const position = statement.position;
+  const page = position.kind === "offset" && position.offset >= MAX_OFFSET
+    ? undefined
+    : statement.page();
+  const rows = page ? await db.query<Row>(page.text, page.params, page) : [];
+  if (rows.length > 0) return { rows, head: rows[0] };
+  const count = statement.count();
+  const [head] = await db.query<Row>(count.text, count.params, count);
+  return { rows, head };
 }
 
 function toTask(r: Row): Task {
@@ -212,16 +233,17 @@ type Comparison = keyof typeof FLIP;
 /** Builds the page and count statements of one list request; each shape has its own name. */
 class ListStatement {
   readonly #request: TaskListRequest;
-  readonly #known: SearchCount | undefined;
+  /** Whether a search's statements count its matches (no total is remembered). */
+  readonly #counting: boolean;
   /** `user_id = $1`, then the filters, over `#base` ($1 the user, $2 the statuses if any). */
   readonly #where: string;
   readonly #base: unknown[];
   readonly #shape: string;
   #params: unknown[] = [];
 
-  constructor(userId: number, request: TaskListRequest, known?: SearchCount) {
+  constructor(userId: number, request: TaskListRequest, counting = true) {
     this.#request = request;
-    this.#known = known;
+    this.#counting = counting;
     this.#params = [userId];
     const { statuses, search } = request.filter;
     const where = ["user_id = $1"];
@@ -236,13 +258,22 @@ class ListStatement {
       shape.push(statuses.length === 1 ? "s1" : "s");
     }
     if (search !== undefined) {
-      const p = this.#param(`%${search.replace(/[\\%_]/g, "\\$&")}%`);
-      where.push(`(title ILIKE ${p} OR description ILIKE ${p})`);
-      shape.push("q");
+      // What `ILIKE '%q%'` does in a UTF-8 database (it lowercases both sides, then matches),
+      // with `%` and `_` literal by construction. ILIKE's pattern costs the planner: it tries
+      // the pattern on both columns' statistics, which took longer than running the page.
+      const p = this.#param(search);
+      const has = (column: string) => `strpos(lower(${column}), lower(${p}::text)) > 0`;
+      where.push(`(${has("title")} OR ${has("description")})`);
+      shape.push(counting ? "qn" : "q");
     }
     this.#where = where.join(" AND ");
     this.#base = this.#params;
     this.#shape = shape.join("_");
+  }
+
+  /** Where the page starts. */
+  get position(): PagePosition {
+    return this.#request.position;
   }
 
   /**
@@ -278,11 +309,14 @@ class ListStatement {
     );
   }
 
-  /** The total, and past a cursor whether rows lie on its other side, without a page. */
+  /**
+   * The total (a search's always counted: a page is empty rarely), and past a cursor whether rows
+   * lie on its other side, without a page.
+   */
   count(): Sql {
     const { position } = this.#request;
     this.#params = [...this.#base];
-    const columns = this.#total();
+    const columns = this.#total(true);
     if (position.kind === "after" || position.kind === "before") {
       const [, edge] = this.#cursorConditions(
         position.cursor,
@@ -294,20 +328,15 @@ class ListStatement {
   }
 
   /**
-   * The total's columns: the sum of the user's `task_totals` shards; for a search, a count, or -1
-   * when the list's version `v` is still the remembered one (the count's subquery, an InitPlan
-   * evaluated on first use, then never runs).
+   * The total's columns: the sum of the user's `task_totals` shards; for a search, the list's
+   * version `v`, and its count unless a total is remembered (the caller compares the versions).
    */
-  #total(): string[] {
+  #total(counting = this.#counting): string[] {
     if (this.#request.filter.search !== undefined) {
       const version =
-        "(SELECT coalesce(sum(changes), 0)::text FROM task_totals WHERE user_id = $1)";
-      const known = this.#param(this.#known?.version ?? null);
-      return [
-        `${version} AS v`,
-        `CASE WHEN ${version} = ${known}::text THEN -1 ` +
-        `ELSE (SELECT count(*)::int FROM tasks WHERE ${this.#where}) END AS total`,
-      ];
+        "(SELECT coalesce(sum(changes), 0)::text FROM task_totals WHERE user_id = $1) AS v";
+      if (!counting) return [version];
+      return [version, `(SELECT count(*)::int FROM tasks WHERE ${this.#where}) AS total`];
     }
     // $2 is the statuses, when given (see the constructor).
     const sum = this.#request.filter.statuses
