@@ -182,6 +182,11 @@ for (const field of SORT_FIELDS) {
         await walk(api, token, `${base}&before=end`, "prev", 13),
         pages.toReversed(),
       );
+      // Every sort answers the same tasks, to the character (timestamps cut to milliseconds).
+      const plain = await api.call("GET", "/tasks?per_page=100", { token });
+      const sorted = await api.call("GET", `/tasks?sort=${dir}${field}&per_page=100`, { token });
+      const byId = (tasks: { id: number }[]) => tasks.toSorted((a, b) => a.id - b.id);
+      assert.deepEqual(byId(sorted.body), byId(plain.body));
     });
   }
 }

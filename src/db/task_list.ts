@@ -24,7 +24,7 @@
  */
 import type { Queryable } from "./database.ts";
 import { SearchCounts, searchCountsOf } from "./search_counts.ts";
-import { COLUMNS, type Task, type TaskStatus } from "./tasks.ts";
+import { COLUMNS, iso, type Task, type TaskStatus } from "./tasks.ts";
 
 /** The columns a list may be sorted by. */
 export const SORT_FIELDS = ["id", "created_at", "updated_at", "title", "status"] as const;
@@ -99,7 +99,15 @@ export function firstPage(limit: number): TaskListRequest {
 }
 
 /** `v` is a searched list's version; `total` is absent when the statement did not count. */
-type Row = Task & { k?: string; total?: number; edge?: boolean; v?: string };
+type Row = Omit<Task, "created_at" | "updated_at"> & {
+  /** Absent when sorting by it: then `k` holds it (`keyedColumns`). */
+  created_at?: string;
+  updated_at?: string;
+  k?: string;
+  total?: number;
+  edge?: boolean;
+  v?: string;
+};
 
 // ids are int4: no user has 2^31 tasks, so a larger offset is past the end without asking.
 const MAX_OFFSET = 2 ** 31;
@@ -206,10 +214,13 @@ function toTask(r: Row): Task {
     title: r.title,
     description: r.description,
     status: r.status,
-    created_at: r.created_at,
-    updated_at: r.updated_at,
+    created_at: r.created_at ?? apiTime(r.k!),
+    updated_at: r.updated_at ?? apiTime(r.k!),
   };
 }
+
+/** The API's text of a time (`iso`: milliseconds, cut) from its exact text (`exact`). */
+const apiTime = (exactText: string) => `${exactText.slice(0, 23)}Z`;
 
 function cursorOf(field: SortField, row: Row): Cursor {
   const key = field === "id" ? null : field === "title" || field === "status" ? row[field] : row.k!;
@@ -226,6 +237,15 @@ interface Sql {
 /** `created_at` as exact text, for a cursor: microseconds, which the API's own format drops. */
 const exact = (column: string) =>
   `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24":"MI":"SS.US"Z"')`;
+
+/**
+ * The task columns for a sort by a time: that time only as its exact text `k` (the cursor's key),
+ * which `toTask` cuts to the API's text, rather than formatted twice on every row.
+ */
+function keyedColumns(field: "created_at" | "updated_at"): string {
+  const other = field === "created_at" ? "updated_at" : "created_at";
+  return `id, title, description, status, ${exact(field)} AS k, ${iso(other)}`;
+}
 
 const FLIP = { ">": "<", "<": ">", ">=": "<=", "<=": ">=" } as const;
 type Comparison = keyof typeof FLIP;
@@ -283,10 +303,11 @@ class ListStatement {
   page(): Sql {
     const { position, limit, sort } = this.#request;
     this.#params = [...this.#base];
-    const columns = [COLUMNS];
-    if (sort.field === "created_at" || sort.field === "updated_at") {
-      columns.push(`${exact(sort.field)} AS k`);
-    }
+    const columns = [
+      sort.field === "created_at" || sort.field === "updated_at"
+        ? keyedColumns(sort.field)
+        : COLUMNS,
+    ];
     columns.push(...this.#total());
     const where = [this.#where];
     let backwards = false;

@@ -61,7 +61,7 @@ export interface TaskFields {
  * The colons are quoted literals (`":"`): pgbench reads `:MI` as a variable, and the bench runs
  * the statements these functions send under pgbench (recorded, in bench/api_bench.ts).
  */
-const iso = (column: string) =>
+export const iso = (column: string): string =>
   `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24":"MI":"SS.MS"Z"') AS ${column}`;
 
 /** The task columns, in the API's order. */
