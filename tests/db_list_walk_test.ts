@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import type { Queryable, QueryOptions } from "../src/db/database.ts";
 import { listTasks, type TaskListRequest } from "../src/db/task_list.ts";
-import { openTestDb, uniqueName } from "./db_helpers.ts";
+import { migrate } from "../src/db/migrate.ts";
+import { freshDatabase, openTestDb, uniqueName } from "./db_helpers.ts";
 
 type PlanNode = {
   "Node Type": string;
@@ -84,5 +85,43 @@ Deno.test("list: a page of one status, newest first, reads about a page of rows"
     assert.deepEqual(several.tasks.map((t) => t.id), one.tasks.map((t) => t.id));
   } finally {
     await tdb.close();
+  }
+});
+
+Deno.test("list: the plain page of a user who holds most of the tasks reads about a page", async () => {
+  // A database of its own: the shares of the table are the point.
+  const fresh = await freshDatabase();
+  const db = await fresh.open({ poolSize: 1 });
+  try {
+    await migrate(db);
+    const user = async (name: string, tasks: number) => {
+      const [{ id }] = await db.query<{ id: number }>(
+        "INSERT INTO users (username, username_key, password_hash) VALUES ($1, $1, 'x') RETURNING id",
+        [name],
+      );
+      await db.query(
+        "INSERT INTO tasks (user_id, title) SELECT $1, 'Task ' || g FROM generate_series(1, $2) g",
+        [id, tasks],
+      );
+      return id;
+    };
+    // Another user's tasks come first in id order; this one's are nearly all of the table.
+    await user(uniqueName("early"), 600);
+    const big = await user(uniqueName("big"), 8000);
+    await db.exec("ANALYZE tasks");
+    const request: TaskListRequest = {
+      filter: {},
+      sort: { field: "id", descending: false },
+      limit: 10,
+      position: { kind: "offset", offset: 0 },
+    };
+    const first = await pageReads(db, big, request);
+    assert.equal(first.items, 10);
+    // 11 rows through (user_id, id). Walking the primary key on id alone, which the planner
+    // chose when the user held most of the table, read the other user's 600 tasks first.
+    assert.ok(first.read <= 40, `read ${first.read} rows for a page of 10`);
+  } finally {
+    await db.close();
+    await fresh.drop();
   }
 });

@@ -20,6 +20,7 @@ import task_versions_and_sorts from "../../sql/031_task_versions_and_sorts.sql" 
 import task_totals_shards from "../../sql/032_task_totals_shards.sql" with { type: "text" };
 import task_totals_inline from "../../sql/033_task_totals_inline.sql" with { type: "text" };
 import task_status_created from "../../sql/034_task_status_created.sql" with { type: "text" };
+import tasks_key_by_user from "../../sql/035_tasks_key_by_user.sql" with { type: "text" };
 import ingest_keys_widening from "../../sql/050_ingest_keys_widening.sql" with {
   type: "text",
 };
@@ -48,6 +49,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: "032", name: "task_totals_shards", sql: task_totals_shards },
   { version: "033", name: "task_totals_inline", sql: task_totals_inline },
   { version: "034", name: "task_status_created", sql: task_status_created },
+  { version: "035", name: "tasks_key_by_user", sql: tasks_key_by_user },
   { version: "050", name: "ingest_keys_widening", sql: ingest_keys_widening },
   { version: "051", name: "ingest_unchanged", sql: ingest_unchanged },
 ];
