@@ -22,6 +22,7 @@ import {
   type CopyData,
   type Database,
   inTransaction,
+  type PoolStats,
   type QueryOptions,
   type Session,
 } from "./database.ts";
@@ -169,8 +170,6 @@ function sessionOf(client: pg.PoolClient, ctx: PoolContext, depth = 0): Session 
  * ```
  */
 export async function openPostgres(options: PostgresOptions): Promise<Database> {
-  const label = describeUrl(options.url);
-  const ctx: PoolContext = { label, named: options.pooler !== "transaction" };
   const pool = new pg.Pool({
     connectionString: options.applicationName === undefined
       ? options.url
@@ -185,77 +184,92 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   pool.on("error", () => {});
   // Once per client, not per checkout: listeners added on every checkout pile up on reused clients.
   pool.on("connect", (client) => client.on("error", () => {}));
-  let closed = false;
-  // A closed pool is as gone as a stopped server: say so in the same way (503, not 500).
-  const open = () => {
-    if (closed) throw new DatabaseUnavailableError(`The connection pool to ${label} is closed`);
-  };
-
-  const connect = async (): Promise<pg.PoolClient> => {
-    open();
-    try {
-      return await pool.connect();
-    } catch (err) {
-      unavailable(label, err);
-    }
-  };
-
-  const release = (client: pg.PoolClient, err?: unknown) => {
-    // A client that lost its connection must not go back to the pool.
-    client.release(err instanceof DatabaseUnavailableError ? err : undefined);
-  };
-
-  const db: Database = {
-    kind: "postgres",
-    label,
-    async query<T>(sql: string, params?: unknown[], options?: QueryOptions): Promise<T[]> {
-      open();
-      try {
-        return (await pool.query(queryConfig(ctx, sql, params, options))).rows as T[];
-      } catch (err) {
-        unavailable(label, err);
-      }
-    },
-    async exec(sql: string): Promise<void> {
-      open();
-      try {
-        await pool.query(sql);
-      } catch (err) {
-        unavailable(label, err);
-      }
-    },
-    async transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T> {
-      const client = await connect();
-      try {
-        const result = await sessionOf(client, ctx).transaction(fn);
-        release(client);
-        return result;
-      } catch (err) {
-        release(client, err);
-        throw err;
-      }
-    },
-    async withSession<T>(fn: (session: Session) => Promise<T>): Promise<T> {
-      const client = await connect();
-      try {
-        const result = await fn(sessionOf(client, ctx));
-        release(client);
-        return result;
-      } catch (err) {
-        release(client, err);
-        throw err;
-      }
-    },
-    async ping(): Promise<void> {
-      await db.query("SELECT 1");
-    },
-    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
-    async close(): Promise<void> {
-      if (closed) return;
-      closed = true;
-      await pool.end();
-    },
-  };
+  const db = new PostgresDatabase(pool, {
+    label: describeUrl(options.url),
+    named: options.pooler !== "transaction",
+  });
   await db.ping();
   return db;
+}
+
+/** A node-postgres pool as a {@linkcode Database}: what a lost or closed connection answers. */
+class PostgresDatabase implements Database {
+  readonly kind = "postgres" as const;
+  readonly label: string;
+  readonly #pool: pg.Pool;
+  readonly #ctx: PoolContext;
+  #closed = false;
+
+  constructor(pool: pg.Pool, ctx: PoolContext) {
+    this.#pool = pool;
+    this.#ctx = ctx;
+    this.label = ctx.label;
+  }
+
+  async query<T>(sql: string, params?: unknown[], options?: QueryOptions): Promise<T[]> {
+    this.#open();
+    try {
+      return (await this.#pool.query(queryConfig(this.#ctx, sql, params, options))).rows as T[];
+    } catch (err) {
+      unavailable(this.label, err);
+    }
+  }
+
+  async exec(sql: string): Promise<void> {
+    this.#open();
+    try {
+      await this.#pool.query(sql);
+    } catch (err) {
+      unavailable(this.label, err);
+    }
+  }
+
+  transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T> {
+    return this.#withClient((session) => session.transaction(fn));
+  }
+
+  withSession<T>(fn: (session: Session) => Promise<T>): Promise<T> {
+    return this.#withClient(fn);
+  }
+
+  async ping(): Promise<void> {
+    await this.query("SELECT 1");
+  }
+
+  poolStats(): PoolStats {
+    const pool = this.#pool;
+    return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+
+  /** A closed pool is as gone as a stopped server: say so in the same way (503, not 500). */
+  #open(): void {
+    if (this.#closed) {
+      throw new DatabaseUnavailableError(`The connection pool to ${this.label} is closed`);
+    }
+  }
+
+  /** `fn` on one checked-out connection; a client that lost its connection is not reused. */
+  async #withClient<T>(fn: (session: Session) => Promise<T>): Promise<T> {
+    this.#open();
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (err) {
+      unavailable(this.label, err);
+    }
+    try {
+      const result = await fn(sessionOf(client, this.#ctx));
+      client.release();
+      return result;
+    } catch (err) {
+      client.release(err instanceof DatabaseUnavailableError ? err : undefined);
+      throw err;
+    }
+  }
 }
