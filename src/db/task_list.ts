@@ -136,17 +136,16 @@ export async function listTasks(
     key: SearchCounts.key(userId, filter.statuses, filter.search),
   };
   const known = searched?.counts.get(searched.key);
+  // With a remembered total, the statement reads the list's version instead of counting.
   let { rows, head } = await fetchPage(db, new ListStatement(userId, request, !known));
-  let total: number;
-  if (head.total === undefined && known && head.v === known.version) total = known.count;
-  else {
-    // The tasks changed since the remembered count: the page again, with its count, so that
-    // page and total come from one snapshot.
-    if (head.total === undefined) {
-      ({ rows, head } = await fetchPage(db, new ListStatement(userId, request)));
-    }
-    total = head.total!;
-    searched?.counts.set(searched.key, { version: head.v!, count: total });
+  if (head.total === undefined && head.v !== known!.version) {
+    // The tasks changed since that count: the page again, with its count, so that page and
+    // total come from one snapshot.
+    ({ rows, head } = await fetchPage(db, new ListStatement(userId, request)));
+  }
+  const total = head.total ?? known!.count;
+  if (searched && head.total !== undefined) {
+    searched.counts.set(searched.key, { version: head.v!, count: head.total });
   }
   if (rows.length === 0) {
     return {
