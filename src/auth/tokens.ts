@@ -69,83 +69,103 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  * ```
  */
 export function createTokenService(options: TokenServiceOptions): TokenService {
-  const keyReady = crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(options.secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign", "verify"],
-  );
-  const ttl = { access: options.accessTtlSeconds, refresh: options.refreshTtlSeconds };
-  const clock = options.clock ?? systemClock;
+  return new HmacTokenService(options);
+}
+
+/** {@linkcode TokenService} with one HMAC key, and the access tokens it has already checked. */
+class HmacTokenService implements TokenService {
+  readonly #key: Promise<CryptoKey>;
+  readonly #ttl: Record<TokenType, number>;
+  readonly #clock: Clock;
   // Access tokens already verified, until they expire. WebCrypto's HMAC verify was the largest
   // single cost of an authenticated request in profiles; a token string seen and checked before
   // needs no second signature check. Revocation is checked apart, on every request.
-  const verified = new Map<string, VerifiedToken>();
+  readonly #verified = new Map<string, VerifiedToken>();
 
-  return {
-    async sign(userId, loginId, type) {
-      const iat = Math.floor(clock() / 1000);
-      const exp = iat + ttl[type];
-      const jti = crypto.randomUUID();
-      const claims = { sub: String(userId), sid: loginId, iat, exp, jti, typ: type };
-      const token = await sign(claims, await keyReady, ALG);
-      return { token, userId, loginId, jti, exp };
-    },
+  constructor(options: TokenServiceOptions) {
+    this.#key = crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(options.secret),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign", "verify"],
+    );
+    this.#ttl = { access: options.accessTtlSeconds, refresh: options.refreshTtlSeconds };
+    this.#clock = options.clock ?? systemClock;
+  }
 
-    async verify(token, type) {
-      const cached = type === "access" ? verified.get(token) : undefined;
-      if (cached && cached.exp > clock() / 1000) return cached;
-      if (cached) verified.delete(token);
-      const result = await verifyToken(token, type);
-      if (type === "access") {
-        // Bounded: drop the oldest entry (Maps keep insertion order) rather than grow forever.
-        if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
-        verified.set(token, result);
-      }
-      return result;
-    },
-  };
+  async sign(userId: number, loginId: string, type: TokenType): Promise<SignedToken> {
+    const iat = Math.floor(this.#clock() / 1000);
+    const exp = iat + this.#ttl[type];
+    const jti = crypto.randomUUID();
+    const claims = { sub: String(userId), sid: loginId, iat, exp, jti, typ: type };
+    const token = await sign(claims, await this.#key, ALG);
+    return { token, userId, loginId, jti, exp };
+  }
 
-  async function verifyToken(token: string, type: TokenType): Promise<VerifiedToken> {
+  async verify(token: string, type: TokenType): Promise<VerifiedToken> {
+    const verified = this.#verified;
+    const cached = type === "access" ? verified.get(token) : undefined;
+    if (cached && cached.exp > this.#clock() / 1000) return cached;
+    if (cached) verified.delete(token);
     let claims: Record<string, unknown>;
-    const key = await keyReady;
     try {
       // Pinning the algorithm refuses `alg: none` and any other algorithm. The times are checked
-      // below, against the injected clock.
-      claims = await verify(token, key, { alg: ALG, exp: false, nbf: false, iat: false });
+      // by checkClaims, against the injected clock.
+      claims = await verify(token, await this.#key, {
+        alg: ALG,
+        exp: false,
+        nbf: false,
+        iat: false,
+      });
     } catch {
       throw AppError.unauthorized("Invalid token");
     }
-    // A token without `exp` would never expire.
-    if (typeof claims.exp !== "number") throw AppError.unauthorized("Invalid token: no expiry");
-    if (claims.exp <= clock() / 1000) throw AppError.unauthorized("Token expired");
-    if (claims.typ !== type) {
-      throw AppError.unauthorized(
-        type === "access"
-          ? "Invalid token: a refresh token is not an access token"
-          : "Invalid token: not a refresh token",
-      );
+    const result = checkClaims(claims, type, this.#ttl[type], this.#clock() / 1000);
+    if (type === "access") {
+      // Bounded: drop the oldest entry (Maps keep insertion order) rather than grow forever.
+      if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+      verified.set(token, result);
     }
-    // User ids are int4: a larger `sub` names nobody (and PostgreSQL would refuse it).
-    const sub = claims.sub;
-    const userId = typeof sub === "string" && /^[1-9]\d{0,9}$/.test(sub) ? Number(sub) : 0;
-    if (userId > MAX_INT4 || userId < 1 || typeof claims.jti !== "string") {
-      throw AppError.unauthorized("Invalid token");
-    }
-    // Tokens from before logins were tracked have no `sid`: they cannot be revoked, so refuse them.
-    if (typeof claims.sid !== "string" || !UUID.test(claims.sid)) {
-      throw AppError.unauthorized("Invalid token: no login; log in again");
-    }
-    // A token living longer than configured was not issued by this configuration (a leaked key,
-    // or a lifetime since shortened): refuse it rather than honour the longer life.
-    const iat = claims.iat;
-    if (
-      typeof iat !== "number" || claims.exp - iat > ttl[type] ||
-      iat > clock() / 1000 + CLOCK_SKEW_SECONDS
-    ) {
-      throw AppError.unauthorized("Invalid token: lifetime longer than configured");
-    }
-    return { userId, loginId: claims.sid, jti: claims.jti, exp: claims.exp };
+    return result;
   }
+}
+
+/**
+ * The claims of a token whose signature is good, checked for a token of `type` living at most
+ * `ttl` seconds, at `now` (seconds); a 401 {@linkcode AppError} naming what is wrong otherwise.
+ */
+function checkClaims(
+  claims: Record<string, unknown>,
+  type: TokenType,
+  ttl: number,
+  now: number,
+): VerifiedToken {
+  // A token without `exp` would never expire.
+  if (typeof claims.exp !== "number") throw AppError.unauthorized("Invalid token: no expiry");
+  if (claims.exp <= now) throw AppError.unauthorized("Token expired");
+  if (claims.typ !== type) {
+    throw AppError.unauthorized(
+      type === "access"
+        ? "Invalid token: a refresh token is not an access token"
+        : "Invalid token: not a refresh token",
+    );
+  }
+  // User ids are int4: a larger `sub` names nobody (and PostgreSQL would refuse it).
+  const sub = claims.sub;
+  const userId = typeof sub === "string" && /^[1-9]\d{0,9}$/.test(sub) ? Number(sub) : 0;
+  if (userId > MAX_INT4 || userId < 1 || typeof claims.jti !== "string") {
+    throw AppError.unauthorized("Invalid token");
+  }
+  // Tokens from before logins were tracked have no `sid`: they cannot be revoked, so refuse them.
+  if (typeof claims.sid !== "string" || !UUID.test(claims.sid)) {
+    throw AppError.unauthorized("Invalid token: no login; log in again");
+  }
+  // A token living longer than configured was not issued by this configuration (a leaked key,
+  // or a lifetime since shortened): refuse it rather than honour the longer life.
+  const iat = claims.iat;
+  if (typeof iat !== "number" || claims.exp - iat > ttl || iat > now + CLOCK_SKEW_SECONDS) {
+    throw AppError.unauthorized("Invalid token: lifetime longer than configured");
+  }
+  return { userId, loginId: claims.sid, jti: claims.jti, exp: claims.exp };
 }
