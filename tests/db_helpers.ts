@@ -2,7 +2,7 @@
  * The database every test runs against: real PostgreSQL when `DATABASE_URL` is set (CI creates a
  * fresh database for it), otherwise a fresh embedded PGlite in a temporary folder.
  */
-import type { Database } from "../src/db/database.ts";
+import type { Database, Queryable } from "../src/db/database.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { openDatabase } from "../src/db/open.ts";
 
@@ -86,4 +86,13 @@ export async function freshDatabase(): Promise<FreshDatabase> {
 /** A name no other test (or earlier run) uses: for usernames and table names. */
 export function uniqueName(prefix: string): string {
   return `${prefix}_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+}
+
+/** A user row of its own (a unique name, no usable password), straight in SQL; its id. */
+export async function newUser(db: Queryable, prefix = "user"): Promise<number> {
+  const [{ id }] = await db.query<{ id: number }>(
+    "INSERT INTO users (username, username_key, password_hash) VALUES ($1, $1, 'x') RETURNING id",
+    [uniqueName(prefix)],
+  );
+  return id;
 }

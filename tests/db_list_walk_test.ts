@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import type { Queryable, QueryOptions } from "../src/db/database.ts";
 import { listTasks, type TaskListRequest } from "../src/db/task_list.ts";
 import { migrate } from "../src/db/migrate.ts";
-import { freshDatabase, openTestDb, uniqueName } from "./db_helpers.ts";
+import { freshDatabase, newUser, openTestDb } from "./db_helpers.ts";
 
 type PlanNode = {
   "Node Type": string;
@@ -51,11 +51,7 @@ Deno.test("list: a page of one status, newest first, reads about a page of rows"
   const tdb = await openTestDb();
   const db = tdb.db;
   try {
-    const name = uniqueName("walk");
-    const [{ id }] = await db.query<{ id: number }>(
-      "INSERT INTO users (username, username_key, password_hash) VALUES ($1, $1, 'x') RETURNING id",
-      [name],
-    );
+    const id = await newUser(db, "walk");
     // 4,000 tasks, one in twenty in progress, created a millisecond apart.
     await db.query(
       `INSERT INTO tasks (user_id, title, status, created_at)
@@ -94,11 +90,8 @@ Deno.test("list: the plain page of a user who holds most of the tasks reads abou
   const db = await fresh.open({ poolSize: 1 });
   try {
     await migrate(db);
-    const user = async (name: string, tasks: number) => {
-      const [{ id }] = await db.query<{ id: number }>(
-        "INSERT INTO users (username, username_key, password_hash) VALUES ($1, $1, 'x') RETURNING id",
-        [name],
-      );
+    const user = async (prefix: string, tasks: number) => {
+      const id = await newUser(db, prefix);
       await db.query(
         "INSERT INTO tasks (user_id, title) SELECT $1, 'Task ' || g FROM generate_series(1, $2) g",
         [id, tasks],
@@ -106,8 +99,8 @@ Deno.test("list: the plain page of a user who holds most of the tasks reads abou
       return id;
     };
     // Another user's tasks come first in id order; this one's are nearly all of the table.
-    await user(uniqueName("early"), 600);
-    const big = await user(uniqueName("big"), 8000);
+    await user("early", 600);
+    const big = await user("big", 8000);
     await db.exec("ANALYZE tasks");
     const request: TaskListRequest = {
       filter: {},

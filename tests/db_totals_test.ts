@@ -15,17 +15,9 @@ import {
   type TaskStatus,
   updateTask,
 } from "../src/db/tasks.ts";
-import { freshDatabase, openTestDb, TEST_DATABASE_URL, uniqueName } from "./db_helpers.ts";
+import { freshDatabase, newUser, openTestDb, TEST_DATABASE_URL } from "./db_helpers.ts";
 
 type Counts = Record<TaskStatus, number>;
-
-async function newUser(db: Database): Promise<number> {
-  const [{ id }] = await db.query<{ id: number }>(
-    "INSERT INTO users (username, username_key, password_hash) VALUES ($1, $1, 'x') RETURNING id",
-    [uniqueName("totals")],
-  );
-  return id;
-}
 
 /** What the triggers kept. */
 async function kept(db: Database, userId: number): Promise<Counts> {
