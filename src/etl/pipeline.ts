@@ -7,8 +7,8 @@
  * On PostgreSQL each batch's COPY starts as soon as the batch is opened and streams its rows
  * while they are produced, on the pool's second connection, while the batch before it commits:
  * the server works while the loader parses. Batches commit in order. At most one sealed batch
- * waits for the database while the next one fills, so memory stays flat. PGlite has one
- * connection: there a batch loads once sealed, one at a time.
+ * waits for the database while the next one fills (two for a keyed load), so memory stays flat.
+ * PGlite has one connection: there a batch loads once sealed, one at a time.
  *
  * With an inferred schema, a record whose value does not fit its column widens the column (see
  * `widen.ts`): the batch so far is sealed with the types it had, and the record starts the next
@@ -59,6 +59,14 @@ export class LoadPipeline {
   readonly #keep: boolean;
   /** Batches load while they fill (a server), or once sealed (PGlite). */
   readonly #streaming: boolean;
+  /**
+   * Sealed batches that may wait for the database before the source is held back. One for a
+   * plain load: its COPY is the database's work, and a second COPY into the table at once made
+   * PostgreSQL spend more CPU, not less. Two for a keyed load: its merge, which waits for the
+   * batch before to commit, is the slow step, and the next batch's COPY into its staging table
+   * runs meanwhile on the other connection (bench/findings.md, "Loader tuning").
+   */
+  readonly #inFlight: number;
   readonly #pool = new BatchPool();
   /** The batch being filled. */
   #current!: Batch;
@@ -85,6 +93,7 @@ export class LoadPipeline {
     this.#rejects = plan.targets.rejects;
     this.#batchSize = plan.batchSize;
     this.#streaming = plan.db?.kind === "postgres";
+    this.#inFlight = plan.upsert ? 2 : 1;
     this.#keep = !plan.source.canReopen;
     this.committed = plan.start;
     this.#skip = plan.start.recordsDone;
@@ -183,12 +192,12 @@ export class LoadPipeline {
 
   /**
    * Between two slices of records: lets the streaming COPY send what is new, holds the source
-   * back while a sealed batch waits for the database (the slower side, so one waiting batch is
-   * enough to keep it busy), stops on a failed batch, and reports progress.
+   * back while `#inFlight` sealed batches wait for the database (the
+   * slower side), stops on a failed batch, and reports progress.
    */
   #betweenSlices = async (): Promise<void> => {
     this.#current.wake();
-    while (this.#waiting.length >= 1 && this.#failure === undefined) {
+    while (this.#waiting.length >= this.#inFlight && this.#failure === undefined) {
       const t0 = performance.now();
       await this.#waiting[0].done.catch(() => {});
       this.#trace.waitMs += performance.now() - t0;
