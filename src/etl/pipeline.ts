@@ -64,7 +64,8 @@ export class LoadPipeline {
    * plain load: its COPY is the database's work, and a second COPY into the table at once made
    * PostgreSQL spend more CPU, not less. Two for a keyed load: its merge, which waits for the
    * batch before to commit, is the slow step, and the next batch's COPY into its staging table
-   * runs meanwhile on the other connection (bench/findings.md, "Loader tuning").
+   * runs meanwhile on the other connection (bench/findings.md, "Loader tuning"). PGlite has one
+   * connection and loads one batch at a time: one there.
    */
   readonly #inFlight: number;
   readonly #pool = new BatchPool();
@@ -93,7 +94,7 @@ export class LoadPipeline {
     this.#rejects = plan.targets.rejects;
     this.#batchSize = plan.batchSize;
     this.#streaming = plan.db?.kind === "postgres";
-    this.#inFlight = plan.upsert ? 2 : 1;
+    this.#inFlight = this.#streaming && plan.upsert ? 2 : 1;
     this.#keep = !plan.source.canReopen;
     this.committed = plan.start;
     this.#skip = plan.start.recordsDone;
@@ -192,8 +193,8 @@ export class LoadPipeline {
 
   /**
    * Between two slices of records: lets the streaming COPY send what is new, holds the source
-   * back while `#inFlight` sealed batches wait for the database (the
-   * slower side), stops on a failed batch, and reports progress.
+   * back while `#inFlight` sealed batches wait for the database (the slower side), stops on a
+   * failed batch, and reports progress.
    */
   #betweenSlices = async (): Promise<void> => {
     this.#current.wake();
