@@ -103,7 +103,7 @@ async function loadBatchIn(
         copyError = err;
         throw err;
       }
-      return await finish(tx, rows, await commit, copied, []);
+      return await finish(tx, rows, commit, copied, []);
     });
   } catch (err) {
     if (err !== copyError || err instanceof DatabaseUnavailableError || !isRowError(err)) {
@@ -119,7 +119,7 @@ async function loadBatchIn(
     await isolate(tx, whole, rows.copySql, all, refused, copyError);
     if (refused.length === 0) throw copyError; // nothing to blame: not a row's fault after all
     refused.sort((a, b) => a.index - b.index);
-    return await finish(tx, rows, await commit, whole.rows - refused.length, refused);
+    return await finish(tx, rows, commit, whole.rows - refused.length, refused);
   });
 }
 
@@ -138,12 +138,16 @@ async function begin(tx: Session, settings: string, rows: BatchRows): Promise<vo
 async function finish(
   tx: Session,
   rows: BatchRows,
-  commit: BatchCommit,
+  commit: Promise<BatchCommit>,
   copied: number,
   copyRefused: RefusedRow[],
 ): Promise<LoadProgress> {
-  if (!rows.upsert) return await writeCommit(tx, commit, { ...ALL_LOADED, refused: copyRefused });
-  const merged = await mergeStage(tx, rows.upsert, copied);
+  if (!rows.upsert) {
+    return await writeCommit(tx, await commit, { ...ALL_LOADED, refused: copyRefused });
+  }
+  // The merge opens its savepoints while the batch before commits: once it has, the merge is
+  // one statement away.
+  const merged = await mergeStage(tx, rows.upsert, copied, commit);
   // The staged rows are the batch's rows less those the COPY refused, in order.
   const refusedIndex = new Set(copyRefused.map((r) => r.index));
   const staged: number[] = [];
@@ -152,7 +156,7 @@ async function finish(
     ...copyRefused,
     ...merged.refused.map((r) => ({ index: staged[r.position], message: r.message })),
   ].sort((a, b) => a.index - b.index);
-  return await writeCommit(tx, commit, { ...merged, refused });
+  return await writeCommit(tx, await commit, { ...merged, refused });
 }
 
 async function isolate(

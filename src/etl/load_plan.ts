@@ -43,6 +43,7 @@ import {
 } from "./schema.ts";
 import { copyStatement, type PreparedTable, prepareTable } from "./target_table.ts";
 import { stageCopyStatement, type UpsertPlan } from "./upsert.ts";
+import { mergeTarget } from "./merge_statement.ts";
 import { RowTransformer } from "./transform.ts";
 
 const log = getLogger(["ingest"]);
@@ -174,13 +175,17 @@ export async function prepareLoad(options: IngestOptions): Promise<LoadPlan> {
       await recordStart(db, options, { ...key, fileSize: size, schema, schemaInferred: inferred });
     }
   }
-  const upsert: UpsertPlan | undefined = loadKey && prepared.keyIndex
+  const onConflict = options.onConflict ?? "error";
+  const target = db && loadKey && await mergeTarget(db, table);
+  const upsert: UpsertPlan | undefined = target && loadKey && prepared.keyIndex
     ? {
       table,
       columns: schema.columns.map((c) => c.name),
       key: loadKey,
-      onConflict: options.onConflict ?? "error",
+      onConflict,
       constraint: prepared.keyIndex,
+      relid: onConflict === "update" ? target.relid : undefined,
+      partitioned: target.partitioned,
     }
     : undefined;
   const moved = resources.move();

@@ -32,10 +32,14 @@
  *
  * @module
  */
+import { getLogger } from "@logtape/logtape";
 import type { Session } from "../db/database.ts";
 import { DatabaseUnavailableError } from "../db/errors.ts";
 import { isRowError, refusal } from "./refusal.ts";
 import { quoteIdent, quoteTable } from "./schema.ts";
+import { openMerge, runMerge } from "./merge_statement.ts";
+
+const log = getLogger(["ingest"]);
 
 /** What `--on-conflict` may say. */
 export const ON_CONFLICT = ["error", "update", "ignore"] as const;
@@ -54,6 +58,16 @@ export interface UpsertPlan {
   onConflict: OnConflict;
   /** The unique index (or constraint) on the key: the database's reason names it. */
   constraint: string;
+  /**
+   * The table's OID when an `update` merge may try `MERGE` first (see `merge_statement.ts`).
+   * @default {never: `INSERT ... ON CONFLICT` only}
+   */
+  relid?: number;
+  /**
+   * A partitioned table, whose `INSERT ... RETURNING` cannot say which rows were new (`xmax`).
+   * @default {false}
+   */
+  partitioned?: boolean;
 }
 
 /** A row the merge did not load: its place among the staged rows, and why. */
@@ -147,11 +161,23 @@ function insertSql(p: UpsertPlan, subset: boolean): string {
   const where = subset ? " WHERE ctid = ANY($1::tid[])" : "";
   // In the file's order (a key's first record wins under DO NOTHING); update's keys are unique.
   const order = p.onConflict === "update" ? "" : " ORDER BY ctid";
-  // xmax is 0 on a row this statement inserted, and set on one it updated.
-  return `WITH ins AS (INSERT INTO ${quoteTable(p.table)} AS t (${cols})
-      SELECT ${cols} FROM ${STAGE}${where}${order}${onConflict}
-      RETURNING (xmax = 0) AS fresh)
+  const insert = `INSERT INTO ${quoteTable(p.table)} AS t (${cols})
+      SELECT ${cols} FROM ${STAGE}${where}${order}${onConflict}`;
+  if (!p.partitioned) {
+    // xmax is 0 on a row this statement inserted, and set on one it updated.
+    return `WITH ins AS (${insert} RETURNING (xmax = 0) AS fresh)
     SELECT count(*) FILTER (WHERE fresh)::int AS inserted, count(*)::int AS written FROM ins`;
+  }
+  // A partition's rows have no xmax to return. Every sub-statement sees the table as it was
+  // before the insert, so the new keys are the rows given less those whose key was there.
+  const existing = p.onConflict === "update"
+    ? `(SELECT count(*) FROM ${STAGE} s WHERE ${subset ? "s.ctid = ANY($1::tid[]) AND " : ""}
+         EXISTS (SELECT 1 FROM ${quoteTable(p.table)} t
+                  WHERE (${list(p.key, "t.")}) = (${list(p.key, "s.")})))`
+    : "0";
+  return `WITH ins AS (${insert} RETURNING 1)
+    SELECT ((SELECT count(*) FROM ${STAGE}${where}) - ${existing})::int AS inserted,
+           (SELECT count(*) FROM ins)::int AS written`;
 }
 
 /** The reason PostgreSQL gives for a duplicate key, for a row the `error` mode rejects. */
@@ -208,11 +234,17 @@ export async function mergeStage(
   tx: Session,
   p: UpsertPlan,
   staged: number,
+  turn: Promise<unknown> = Promise.resolve(),
 ): Promise<MergeOutcome> {
+  let turnFailed = false;
+  const myTurn = turn.catch((err) => {
+    turnFailed = true;
+    throw err;
+  });
   try {
-    return await tx.transaction((sp) => mergeAll(sp, p, staged));
+    return await tx.transaction((sp) => mergeAll(sp, p, staged, myTurn));
   } catch (err) {
-    if (err instanceof DatabaseUnavailableError || !isRowError(err)) throw err;
+    if (turnFailed || err instanceof DatabaseUnavailableError || !isRowError(err)) throw err;
   }
   // A row's values are refused: find it (them) by sets of rows, each in a savepoint.
   const all = await tx.query<{ c: string }>(`SELECT ctid::text AS c FROM ${STAGE} ORDER BY ctid`);
@@ -263,17 +295,30 @@ function winnersSql(p: UpsertPlan): string {
 }
 
 /** The merge of a whole stage, when the database refuses no row's values. */
-async function mergeAll(tx: Session, p: UpsertPlan, staged: number): Promise<MergeOutcome> {
+async function mergeAll(
+  tx: Session,
+  p: UpsertPlan,
+  staged: number,
+  turn: Promise<unknown>,
+): Promise<MergeOutcome> {
+  if (p.onConflict === "update" && p.relid !== undefined) {
+    const merged = await viaMerge(tx, { ...p, relid: p.relid }, staged, turn);
+    if (merged) return merged;
+  }
   if (p.onConflict === "update") {
     try {
       // Most batches hold each key once: then no pass is needed to find each key's last record.
-      const [w] = await tx.transaction((sp) => sp.query<Written>(insertSql(p, false)));
+      const [w] = await tx.transaction(async (sp) => {
+        await turn;
+        return await sp.query<Written>(insertSql(p, false));
+      });
       return outcome(p, staged, [], { inserted: w.inserted, unwritten: staged - w.written });
     } catch (err) {
       // "ON CONFLICT DO UPDATE command cannot affect row a second time": a key twice.
       if ((err as { code?: unknown })?.code !== "21000") throw err;
     }
   }
+  await turn;
   // ignore needs no pass either: the rows go in in the file's order, so a key's first stays.
   const { conflicts, superseded } = p.onConflict === "ignore"
     ? { conflicts: [], superseded: 0 }
@@ -281,6 +326,44 @@ async function mergeAll(tx: Session, p: UpsertPlan, staged: number): Promise<Mer
   const [w] = await tx.query<Written>(insertSql(p, false));
   const fed = staged - conflicts.length - superseded;
   return outcome(p, staged, conflicts, { inserted: w.inserted, unwritten: fed - w.written });
+}
+
+/**
+ * The merge as one `MERGE` (see `merge_statement.ts`), in a savepoint readied before the batch's
+ * turn; `undefined` when the database refused it (then nothing of it is left).
+ */
+async function viaMerge(
+  tx: Session,
+  p: UpsertPlan & { relid: number },
+  staged: number,
+  turn: Promise<unknown>,
+): Promise<MergeOutcome | undefined> {
+  try {
+    const w = await tx.transaction(async (sp) => {
+      const before = await openMerge(sp, p);
+      await turn;
+      const counted = await runMerge(sp, p, STAGE, before);
+      const { inserted, written } = counted;
+      // Counts that cannot be (another writer of the table in this transaction): roll back.
+      if (inserted < 0 || written < inserted || written > staged) throw new MergeMiscounted();
+      return counted;
+    });
+    return outcome(p, staged, [], { inserted: w.inserted, unwritten: staged - w.written });
+  } catch (err) {
+    if (err instanceof DatabaseUnavailableError) throw err;
+    await turn; // the batch before failed: that is this batch's error
+    log.debug("MERGE refused ({reason}); merging with INSERT ... ON CONFLICT", {
+      reason: err instanceof Error ? err.message : String(err),
+    });
+    return undefined;
+  }
+}
+
+/** The table's counts after a `MERGE` do not add up: merged the other way instead. */
+class MergeMiscounted extends Error {
+  constructor() {
+    super("the table's insert and update counts do not match the merge");
+  }
 }
 
 /**
