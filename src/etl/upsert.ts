@@ -246,6 +246,7 @@ export async function mergeStage(
   } catch (err) {
     if (turnFailed || err instanceof DatabaseUnavailableError || !isRowError(err)) throw err;
   }
+  await myTurn;
   // A row's values are refused: find it (them) by sets of rows, each in a savepoint.
   const all = await tx.query<{ c: string }>(`SELECT ctid::text AS c FROM ${STAGE} ORDER BY ctid`);
   const position = new Map(all.map((r, i) => [r.c, i]));
