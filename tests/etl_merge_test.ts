@@ -55,6 +55,30 @@ Deno.test("upsert: update merges with MERGE where it may", async (t) => {
     );
 
     await t.step(
+      "a batch holding a key twice merges with MERGE too, its last record winning",
+      async () => {
+        const table = uniqueName("twice");
+        assert.equal((await load({ file: week1, table, key: ["id"] })).exitCode, 0);
+        // Key 4 twice in the first batch of 7: first changed, then as it is.
+        const lines = (await Deno.readTextFile(week2)).split("\n");
+        lines.splice(2, 0, "4,changed");
+        const file = `${dir.path}/twice.csv`;
+        await Deno.writeTextFile(file, lines.join("\n"));
+        const r = await load({ file, table, key: ["id"], onConflict: "update" });
+        assert.equal(r.exitCode, 0, r.error?.message ?? "");
+        assert.equal(r.summary.rows_loaded, 26);
+        assert.equal(r.summary.rows_updated, 21, "20 existing keys and key 4's first record");
+        assert.equal(r.summary.rows_unchanged, 20);
+        const [four] = await db.query<{ name: string }>(`SELECT name FROM "${table}" WHERE id = 4`);
+        assert.equal(four.name, "v4");
+        const locked = await db.query<{ id: number }>(
+          `SELECT id FROM "${table}" WHERE xmax::text <> '0' ORDER BY id`,
+        );
+        assert.deepEqual(locked, []);
+      },
+    );
+
+    await t.step(
       "a table with a trigger of its own keeps ON CONFLICT's trigger calls",
       async () => {
         const table = uniqueName("trig");

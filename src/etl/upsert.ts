@@ -303,8 +303,17 @@ async function mergeAll(
   turn: Promise<unknown>,
 ): Promise<MergeOutcome> {
   if (p.onConflict === "update" && p.relid !== undefined) {
-    const merged = await viaMerge(tx, { ...p, relid: p.relid }, staged, turn);
-    if (merged) return merged;
+    // MERGE compares a key's second record with the row as it was before the statement, so it
+    // may keep the wrong record of a key that comes twice instead of failing: the stage keeps
+    // each key's last record first. Before the batch's turn, while the batch before merges.
+    const { superseded } = await hasKeyTwice(tx, p) ? await prune(tx, p) : { superseded: 0 };
+    const fed = staged - superseded;
+    const w = await viaMerge(tx, { ...p, relid: p.relid }, fed, turn);
+    if (w === undefined) {
+      // Refused (a concurrent insert of a key, a row's values): ON CONFLICT says which.
+      return merged(p, staged, [], fed, (await tx.query<Written>(insertSql(p, false)))[0]);
+    }
+    return merged(p, staged, [], fed, w);
   }
   if (p.onConflict === "update") {
     try {
@@ -313,7 +322,7 @@ async function mergeAll(
         await turn;
         return await sp.query<Written>(insertSql(p, false));
       });
-      return outcome(p, staged, [], { inserted: w.inserted, unwritten: staged - w.written });
+      return merged(p, staged, [], staged, w);
     } catch (err) {
       // "ON CONFLICT DO UPDATE command cannot affect row a second time": a key twice.
       if ((err as { code?: unknown })?.code !== "21000") throw err;
@@ -325,31 +334,50 @@ async function mergeAll(
     ? { conflicts: [], superseded: 0 }
     : await prune(tx, p);
   const [w] = await tx.query<Written>(insertSql(p, false));
-  const fed = staged - conflicts.length - superseded;
-  return outcome(p, staged, conflicts, { inserted: w.inserted, unwritten: fed - w.written });
+  return merged(p, staged, conflicts, staged - conflicts.length - superseded, w);
+}
+
+/** Whether a key comes more than once among the staged rows. */
+async function hasKeyTwice(tx: Session, p: UpsertPlan): Promise<boolean> {
+  const keys = list(p.key);
+  const rows = await tx.query(
+    `SELECT 1 FROM ${STAGE} GROUP BY ${keys} HAVING count(*) > 1 LIMIT 1`,
+  );
+  return rows.length > 0;
+}
+
+/** The outcome of a merge statement given `fed` of the `staged` rows, `refused` the others. */
+function merged(
+  p: UpsertPlan,
+  staged: number,
+  refused: StagedRefusal[],
+  fed: number,
+  w: Written,
+): MergeOutcome {
+  return outcome(p, staged, refused, { inserted: w.inserted, unwritten: fed - w.written });
 }
 
 /**
- * The merge as one `MERGE` (see `merge_statement.ts`), in a savepoint readied before the batch's
- * turn; `undefined` when the database refused it (then nothing of it is left).
+ * The merge of `fed` staged rows, each key's once, as one `MERGE` (see `merge_statement.ts`), in
+ * a savepoint readied before the batch's turn; `undefined` when the database refused it (then
+ * nothing of it is left).
  */
 async function viaMerge(
   tx: Session,
   p: UpsertPlan & { relid: number },
-  staged: number,
+  fed: number,
   turn: Promise<unknown>,
-): Promise<MergeOutcome | undefined> {
+): Promise<Written | undefined> {
   try {
-    const w = await tx.transaction(async (sp) => {
+    return await tx.transaction(async (sp) => {
       const before = await openMerge(sp, p);
       await turn;
       const counted = await runMerge(sp, p, STAGE, before);
       const { inserted, written } = counted;
       // Counts that cannot be (another writer of the table in this transaction): roll back.
-      if (inserted < 0 || written < inserted || written > staged) throw new MergeMiscounted();
+      if (inserted < 0 || written < inserted || written > fed) throw new MergeMiscounted();
       return counted;
     });
-    return outcome(p, staged, [], { inserted: w.inserted, unwritten: staged - w.written });
   } catch (err) {
     if (err instanceof DatabaseUnavailableError) throw err;
     await turn; // the batch before failed: that is this batch's error
