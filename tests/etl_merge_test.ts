@@ -78,6 +78,24 @@ Deno.test("upsert: update merges with MERGE where it may", async (t) => {
       },
     );
 
+    await t.step("a key of two columns, twice in a batch: its last record wins", async () => {
+      const table = uniqueName("two");
+      const pairs = `${dir.path}/pairs.csv`;
+      await Deno.writeTextFile(pairs, "id,name\n1,a\n1,b\n2,a\n");
+      const key = ["id", "name"];
+      assert.equal((await load({ file: pairs, table, key })).exitCode, 0);
+      const again = `${dir.path}/pairs2.csv`;
+      await Deno.writeTextFile(again, "id,name\n1,a\n2,b\n1,a\n2,a\n");
+      const r = await load({ file: again, table, key, onConflict: "update" });
+      assert.equal(r.exitCode, 0, r.error?.message ?? "");
+      assert.equal(r.summary.rows_loaded, 4);
+      assert.equal(r.summary.rows_updated, 3, "(1,a) twice and (2,a)");
+      const got = await db.query<{ id: number; name: string }>(
+        `SELECT id, name FROM "${table}" ORDER BY id, name`,
+      );
+      assert.deepEqual(got.map((g) => `${g.id}${g.name}`), ["1a", "1b", "2a", "2b"]);
+    });
+
     await t.step(
       "a table with a trigger of its own keeps ON CONFLICT's trigger calls",
       async () => {
