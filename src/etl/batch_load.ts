@@ -23,7 +23,8 @@ import { DatabaseUnavailableError } from "../db/errors.ts";
 import type { LoadProgress } from "../db/load_state.ts";
 import type { RefusedRow, WholeBatch } from "./batch.ts";
 import { ALL_LOADED, type BatchCommit, writeCommit } from "./batch_commit.ts";
-import { mergeStage, stageStatement, type UpsertPlan } from "./upsert.ts";
+import { mergeStage, type UpsertPlan } from "./upsert.ts";
+import { stageStatement } from "./upsert_sql.ts";
 import { blamedLine, isRowError, refusal } from "./refusal.ts";
 
 export { blamedLine, isRowError } from "./refusal.ts";

@@ -42,7 +42,8 @@ import {
   type Schema,
 } from "./schema.ts";
 import { copyStatement, type PreparedTable, prepareTable } from "./target_table.ts";
-import { stageCopyStatement, type UpsertPlan } from "./upsert.ts";
+import type { UpsertPlan } from "./upsert.ts";
+import { stageCopyStatement } from "./upsert_sql.ts";
 import { mergeTarget } from "./merge_statement.ts";
 import { RowTransformer } from "./transform.ts";
 

@@ -15,12 +15,15 @@
  *   over this week's writes only the rows that changed (no new row versions, index entries or
  *   WAL for the others, and no update triggers fired for them). They are counted as `unchanged`.
  *   The values are compared with their types' `=` (`IS DISTINCT FROM`): every type a loaded
- *   column may have (`target_table.ts`) has one.
+ *   column may have (`target_table.ts`) has one. Where it does exactly what `ON CONFLICT` would,
+ *   the merge is one `MERGE` (`merge_statement.ts`), on a stage pruned to each key's last record
+ *   when a key comes twice in it.
  * - `ignore`: the first record of a key in the batch goes in unless the key is in the table
  *   (`ON CONFLICT DO NOTHING`); the others are counted as ignored.
  *
  * A merge the database refuses for a row's values (a CHECK constraint, say) is redone row set by
  * row set in savepoints until the refused rows are found; they are rejected, the rest loads.
+ * The statements themselves are in `upsert_sql.ts`.
  *
  * @example
  * ```ts
@@ -36,7 +39,16 @@ import { getLogger } from "@logtape/logtape";
 import type { Session } from "../db/database.ts";
 import { DatabaseUnavailableError } from "../db/errors.ts";
 import { isRowError, refusal } from "./refusal.ts";
-import { quoteIdent, quoteTable } from "./schema.ts";
+import {
+  conflictsSql,
+  duplicateMessage,
+  insertSql,
+  keyTwiceSql,
+  list,
+  STAGE,
+  supersededSql,
+  winnersSql,
+} from "./upsert_sql.ts";
 import { openMerge, runMerge } from "./merge_statement.ts";
 
 const log = getLogger(["ingest"]);
@@ -98,91 +110,6 @@ interface Written {
 interface Merged {
   inserted: number;
   unwritten: number;
-}
-
-const STAGE = "_ingest_stage";
-
-function list(names: readonly string[], alias = ""): string {
-  return names.map((n) => alias + quoteIdent(n)).join(", ");
-}
-
-/**
- * The staging table's DDL: the table's columns for the load, with the table's types (so values
- * convert as they would into the table), dropped when the transaction commits.
- */
-export function stageStatement(p: UpsertPlan): string {
-  return `CREATE TEMP TABLE ${STAGE} ON COMMIT DROP AS SELECT ${list(p.columns)} FROM ${
-    quoteTable(p.table)
-  } WITH NO DATA`;
-}
-
-/** The COPY into the staging table. */
-export function stageCopyStatement(p: UpsertPlan): string {
-  return `COPY ${STAGE} (${list(p.columns)}) FROM STDIN`;
-}
-
-/** The staged rows whose key is in the table or earlier in the batch, with their positions. */
-function conflictsSql(p: UpsertPlan): string {
-  const keys = list(p.key);
-  return `SELECT s.c, s.n FROM (
-      SELECT ctid::text AS c, (row_number() OVER (ORDER BY ctid) - 1)::int AS n,
-             row_number() OVER (PARTITION BY ${keys} ORDER BY ctid) AS dup, ${keys}
-        FROM ${STAGE}) s
-    WHERE s.dup > 1 OR EXISTS (SELECT 1 FROM ${quoteTable(p.table)} t
-                                WHERE (${list(p.key, "t.")}) = (${list(p.key, "s.")}))`;
-}
-
-/** Deletes the records of a key that another of the batch supersedes; returns how many. */
-function supersededSql(p: UpsertPlan): string {
-  // update: the last record of a key wins; ignore: the first stays.
-  const order = p.onConflict === "update" ? "DESC" : "ASC";
-  return `WITH gone AS (DELETE FROM ${STAGE} WHERE ctid IN (
-      SELECT ctid FROM (SELECT ctid, row_number() OVER (PARTITION BY ${
-    list(p.key)
-  } ORDER BY ctid ${order}) AS r
-                          FROM ${STAGE}) x WHERE r > 1) RETURNING 1)
-    SELECT count(*)::int AS n FROM gone`;
-}
-
-/**
- * Inserts the staged rows (those of `$1`, a tid[], when `subset`); counts the new keys and the
- * rows written (a row already holding a record's values is not: see the module documentation).
- */
-function insertSql(p: UpsertPlan, subset: boolean): string {
-  const cols = list(p.columns);
-  const set = p.columns.filter((c) => !p.key.includes(c));
-  const onConflict = p.onConflict === "error"
-    ? ""
-    : p.onConflict === "ignore" || set.length === 0
-    ? ` ON CONFLICT (${list(p.key)}) DO NOTHING`
-    : ` ON CONFLICT (${list(p.key)}) DO UPDATE SET ${
-      set.map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`).join(", ")
-    } WHERE ROW(${list(set, "t.")}) IS DISTINCT FROM ROW(${list(set, "EXCLUDED.")})`;
-  const where = subset ? " WHERE ctid = ANY($1::tid[])" : "";
-  // In the file's order (a key's first record wins under DO NOTHING); update's keys are unique.
-  const order = p.onConflict === "update" ? "" : " ORDER BY ctid";
-  const insert = `INSERT INTO ${quoteTable(p.table)} AS t (${cols})
-      SELECT ${cols} FROM ${STAGE}${where}${order}${onConflict}`;
-  if (!p.partitioned) {
-    // xmax is 0 on a row this statement inserted, and set on one it updated.
-    return `WITH ins AS (${insert} RETURNING (xmax = 0) AS fresh)
-    SELECT count(*) FILTER (WHERE fresh)::int AS inserted, count(*)::int AS written FROM ins`;
-  }
-  // A partition's rows have no xmax to return. Every sub-statement sees the table as it was
-  // before the insert, so the new keys are the rows given less those whose key was there.
-  const existing = p.onConflict === "update"
-    ? `(SELECT count(*) FROM ${STAGE} s WHERE ${subset ? "s.ctid = ANY($1::tid[]) AND " : ""}
-         EXISTS (SELECT 1 FROM ${quoteTable(p.table)} t
-                  WHERE (${list(p.key, "t.")}) = (${list(p.key, "s.")})))`
-    : "0";
-  return `WITH ins AS (${insert} RETURNING 1)
-    SELECT ((SELECT count(*) FROM ${STAGE}${where}) - ${existing})::int AS inserted,
-           (SELECT count(*) FROM ins)::int AS written`;
-}
-
-/** The reason PostgreSQL gives for a duplicate key, for a row the `error` mode rejects. */
-function duplicateMessage(p: UpsertPlan): string {
-  return `duplicate key value violates unique constraint "${p.constraint}"`;
 }
 
 /**
@@ -287,14 +214,6 @@ async function stagedCtids(tx: Session, sql?: string): Promise<string[]> {
   return rows.map((r) => r.c);
 }
 
-/** Each key's winning staged record: the last (`update`) or the first (`ignore`). */
-function winnersSql(p: UpsertPlan): string {
-  const order = p.onConflict === "update" ? "DESC" : "ASC";
-  return `SELECT c FROM (SELECT ctid::text AS c, ctid AS t, row_number() OVER (PARTITION BY ${
-    list(p.key)
-  } ORDER BY ctid ${order}) AS r FROM ${STAGE}) x WHERE r = 1 ORDER BY t`;
-}
-
 /** The merge of a whole stage, when the database refuses no row's values. */
 async function mergeAll(
   tx: Session,
@@ -342,10 +261,7 @@ async function mergeAll(
  * a batch of 25,000 where `GROUP BY ... HAVING` took 6-8 ms to build its hash table.
  */
 async function hasKeyTwice(tx: Session, p: UpsertPlan): Promise<boolean> {
-  const keys = p.key.length === 1 ? quoteIdent(p.key[0]) : `(${list(p.key)})`;
-  const [r] = await tx.query<{ twice: boolean }>(
-    `SELECT count(DISTINCT ${keys}) <> count(*) AS twice FROM ${STAGE}`,
-  );
+  const [r] = await tx.query<{ twice: boolean }>(keyTwiceSql(p));
   return r.twice;
 }
 
