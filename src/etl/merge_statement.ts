@@ -5,8 +5,9 @@
  * fewer for each row), and it joins the stage to the table by the key's index in a nested loop,
  * so each batch costs the same however large the table is (bench/findings.md, "MERGE").
  *
- * It is only a fast path: `upsert.ts` runs it first, and on any refusal (a key twice in the batch,
- * a concurrent insert of the same key, a row's values) rolls it back and merges as before. It is
+ * It is only a fast path: `upsert.ts` runs it on a stage that holds each key once (a key twice
+ * would be compared with the row as it was before the statement, not fail), and on any refusal
+ * (a concurrent insert of the same key, a row's values) rolls it back and merges as before. It is
  * only used where it does exactly what `ON CONFLICT` would and the rows it wrote can be counted:
  * PostgreSQL 15 or later (PGlite is), a plain table with no rules and no triggers of the user's
  * (`ON CONFLICT` fires insert triggers for updated rows too; `MERGE` does not), and `track_counts`
@@ -18,8 +19,8 @@
  * const { relid } = await mergeTarget(db, "people");
  * if (relid !== undefined) {
  *   const plan = { table: "people", columns: ["id", "name"], key: ["id"], relid };
- *   await openMerge(tx, plan); // before the batch's turn comes
- *   const { inserted, written } = await runMerge(tx, plan, "_ingest_stage");
+ *   const before = await openMerge(tx, plan); // before the batch's turn comes
+ *   const { inserted, written } = await runMerge(tx, plan, "_ingest_stage", before);
  * }
  * ```
  *
@@ -27,6 +28,7 @@
  */
 import type { Queryable, Session } from "../db/database.ts";
 import { quoteIdent, quoteTable } from "./schema.ts";
+import { list, updatedColumns } from "./upsert_sql.ts";
 
 /** What a `MERGE` needs to know of the load. */
 export interface MergePlan {
@@ -78,9 +80,6 @@ export async function mergeTarget(db: Queryable, table: string): Promise<MergeTa
     : { partitioned: row.partitioned };
 }
 
-const list = (names: readonly string[], alias = "") =>
-  names.map((n) => alias + quoteIdent(n)).join(", ");
-
 function countsSql(p: MergePlan): string {
   return `SELECT pg_stat_get_xact_tuples_inserted(${p.relid})::int8::text AS i,
                  pg_stat_get_xact_tuples_updated(${p.relid})::int8::text AS u`;
@@ -113,7 +112,7 @@ export async function runMerge(
   stage: string,
   before: TableCounts,
 ): Promise<MergeCounts> {
-  const set = p.columns.filter((c) => !p.key.includes(c));
+  const set = updatedColumns(p);
   const on = p.key.map((k) => `t.${quoteIdent(k)} = s.${quoteIdent(k)}`).join(" AND ");
   const matched = set.length === 0 ? "" : ` WHEN MATCHED AND ROW(${list(set, "t.")})
       IS DISTINCT FROM ROW(${list(set, "s.")}) THEN UPDATE SET ${

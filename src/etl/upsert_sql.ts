@@ -24,6 +24,11 @@ export function list(names: readonly string[], alias = ""): string {
   return names.map((n) => alias + quoteIdent(n)).join(", ");
 }
 
+/** The columns an update writes: all the load's columns but the key's. */
+export function updatedColumns(p: Pick<UpsertPlan, "columns" | "key">): string[] {
+  return p.columns.filter((c) => !p.key.includes(c));
+}
+
 /**
  * The staging table's DDL: the table's columns for the load, with the table's types (so values
  * convert as they would into the table), dropped when the transaction commits.
@@ -68,7 +73,7 @@ export function supersededSql(p: UpsertPlan): string {
  */
 export function insertSql(p: UpsertPlan, subset: boolean): string {
   const cols = list(p.columns);
-  const set = p.columns.filter((c) => !p.key.includes(c));
+  const set = updatedColumns(p);
   const onConflict = p.onConflict === "error"
     ? ""
     : p.onConflict === "ignore" || set.length === 0
